@@ -1,0 +1,298 @@
+"""The optimize loop: one process, or several worker processes sharing one storage."""
+
+from __future__ import annotations
+
+import gc
+import logging
+import multiprocessing
+import os
+import pickle
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from hyperdial._frozen import FrozenTrial, TrialState
+from hyperdial._progress import ProgressBar
+from hyperdial.trial import check_values
+from hyperdial.exceptions import (
+    InvalidValueError,
+    ObjectiveError,
+    SearchSpaceExhausted,
+    TrialPruned,
+    UpdateFinishedTrialError,
+)
+
+if TYPE_CHECKING:
+    from hyperdial.study import Callback, ObjectiveFunc, Study
+
+__all__ = ["run_optimize", "run_trial"]
+
+_logger = logging.getLogger("hyperdial")
+
+_FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+
+
+def run_trial(
+    study: Study, func: ObjectiveFunc, catch: tuple[type[BaseException], ...]
+) -> FrozenTrial:
+    """Ask, run the objective, tell; return the finished trial.
+
+    An exception in ``catch`` fails the trial and is swallowed; any other (Ctrl-C included)
+    fails the trial, which is stored first, and is then raised again.
+    """
+    from hyperdial.study import format_exception
+
+    trial = study.ask()  # SearchSpaceExhausted ends the loop in the caller
+    try:
+        result = func(trial)
+    except TrialPruned:
+        return study.tell(trial, state=TrialState.PRUNED)
+    except BaseException as error:
+        reason = f"{type(error).__name__}: {error}".rstrip(": ")
+        if isinstance(error, KeyboardInterrupt):
+            reason = "interrupted (KeyboardInterrupt)"
+        frozen = study.tell(
+            trial,
+            state=TrialState.FAIL,
+            fail_reason=reason,
+            skip_if_finished=True,
+            _system_attrs={"fail_traceback": format_exception(error)},
+        )
+        if isinstance(error, catch) and not isinstance(error, KeyboardInterrupt):
+            return frozen
+        raise
+    values, reason = check_values(result, len(study.directions))
+    if reason is not None:
+        return study.tell(trial, state=TrialState.FAIL, fail_reason=reason)
+    return study.tell(trial, values)
+
+
+@dataclass
+class _Plan:
+    n_trials: int | None
+    deadline: float | None
+    catch: tuple[type[BaseException], ...]
+    callbacks: list[Callback]
+    gc_after_trial: bool
+
+
+def _check_args(
+    n_trials: int | None, timeout: float | None, n_jobs: int, catch: Any
+) -> tuple[int, tuple[type[BaseException], ...]]:
+    if n_trials is not None and (
+        isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 0
+    ):
+        raise InvalidValueError(f"n_trials must be an integer >= 0 or None. Got {n_trials!r}.")
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0
+    ):
+        raise InvalidValueError(f"timeout must be a number of seconds > 0 or None. Got {timeout!r}.")
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or (n_jobs < 1 and n_jobs != -1):
+        raise InvalidValueError(
+            f"n_jobs must be a positive integer, or -1 for one per core. Got {n_jobs!r}."
+        )
+    if n_jobs == -1:
+        n_jobs = os.cpu_count() or 1
+    catches = (catch,) if isinstance(catch, type) else tuple(catch)
+    for item in catches:
+        if not (isinstance(item, type) and issubclass(item, BaseException)):
+            raise InvalidValueError(f"catch must hold exception classes. Got {item!r}.")
+    return n_jobs, catches
+
+
+def run_optimize(
+    study: Study,
+    func: ObjectiveFunc,
+    *,
+    n_trials: int | None,
+    timeout: float | None,
+    n_jobs: int,
+    catch: Iterable[type[Exception]] | type[Exception],
+    callbacks: Iterable[Callback] | None,
+    gc_after_trial: bool,
+    show_progress_bar: bool | None,
+) -> None:
+    """Run trials until ``n_trials`` or ``timeout``, the sampler is done, or ``stop()``."""
+    if not callable(func):
+        raise InvalidValueError(f"The objective must be callable. Got {func!r}.")
+    n_jobs, catches = _check_args(n_trials, timeout, n_jobs, catch)
+    plan = _Plan(
+        n_trials=n_trials,
+        deadline=None if timeout is None else time.monotonic() + timeout,
+        catch=catches,
+        callbacks=list(callbacks or ()),
+        gc_after_trial=gc_after_trial,
+    )
+    study._stop_requested = False
+    with ProgressBar(n_trials, timeout, show_progress_bar) as progress:
+        if n_jobs == 1:
+            _run_sequential(study, func, plan, progress)
+        else:
+            if not study.storage.multiprocess_safe:
+                raise InvalidValueError(
+                    f"n_jobs={n_jobs} runs worker processes, which cannot share "
+                    f"{study.storage!r}. Pass storage='sqlite:///hyperdial.db' (or a "
+                    "PostgreSQL URL) to create_study, or use n_jobs=1."
+                )
+            _run_processes(study, func, plan, n_jobs, progress)
+
+
+def _should_start(study: Study, plan: _Plan, started: int) -> bool:
+    if study._stop_requested:
+        return False
+    if plan.n_trials is not None and started >= plan.n_trials:
+        return False
+    if plan.deadline is not None and time.monotonic() >= plan.deadline:
+        return False
+    return not study.sampler.is_exhausted(study.view)
+
+
+def _after_trial(study: Study, plan: _Plan, frozen: FrozenTrial) -> None:
+    for callback in plan.callbacks:
+        callback(study, frozen)
+    if plan.gc_after_trial:
+        gc.collect()
+
+
+def _best_value(study: Study) -> float | None:
+    best = study.view.best_trial
+    return None if best is None else best.value
+
+
+def _run_sequential(study: Study, func: ObjectiveFunc, plan: _Plan, progress: ProgressBar) -> None:
+    started = 0
+    while _should_start(study, plan, started):
+        started += 1
+        try:
+            frozen = run_trial(study, func, plan.catch)
+        except SearchSpaceExhausted:
+            break
+        except KeyboardInterrupt:
+            _logger.warning(
+                "Interrupted: the running trial was stored as FAIL; every finished trial is "
+                "kept. Continue with load_study(...) or create_study(load_if_exists=True)."
+            )
+            raise
+        _after_trial(study, plan, frozen)
+        progress.update(started, _best_value(study))
+
+
+# -- worker processes -------------------------------------------------------------------------
+
+
+class _Shared:
+    """What the parent and its worker processes share."""
+
+    def __init__(self, ctx: Any) -> None:
+        self.stop = ctx.Event()
+        self.started = ctx.Value("q", 0)
+        self.errors = ctx.SimpleQueue()
+
+    def take_slot(self, n_trials: int | None) -> bool:
+        with self.started.get_lock():
+            if n_trials is not None and self.started.value >= n_trials:
+                return False
+            self.started.value += 1
+            return True
+
+
+def _worker_main(study: Study, func: ObjectiveFunc, plan: _Plan, shared: _Shared) -> None:
+    try:
+        while not shared.stop.is_set():
+            if not _should_start(study, plan, 0) or not shared.take_slot(plan.n_trials):
+                break
+            try:
+                frozen = run_trial(study, func, plan.catch)
+            except SearchSpaceExhausted:
+                shared.stop.set()
+                break
+            _after_trial(study, plan, frozen)
+            if study._stop_requested:
+                shared.stop.set()
+    except KeyboardInterrupt:
+        # The trial was stored as FAIL in run_trial; the parent reports the interruption.
+        shared.stop.set()
+    except BaseException as error:
+        shared.stop.set()
+        shared.errors.put(_pack_error(error))
+    finally:
+        study.storage.remove_session()
+
+
+def _pack_error(error: BaseException) -> bytes:
+    from hyperdial.study import format_exception
+
+    try:
+        return pickle.dumps(error)
+    except Exception:
+        text = f"{type(error).__name__}: {error}\n{format_exception(error)}"
+        return pickle.dumps(ObjectiveError(text))
+
+
+def _run_processes(
+    study: Study, func: ObjectiveFunc, plan: _Plan, n_jobs: int, progress: ProgressBar
+) -> None:
+    # fork keeps closures and lambdas working as objectives (as with threads); storages
+    # re-open their connections in the child. Elsewhere, spawn needs a picklable objective.
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    ctx = multiprocessing.get_context(method)
+    shared = _Shared(ctx)
+    storage = study.storage
+    study_id = study._study_id
+    done_before = storage.get_n_trials(study_id, _FINISHED)
+    workers = [
+        ctx.Process(target=_worker_main, args=(study, func, plan, shared), name=f"hyperdial-{i}")
+        for i in range(n_jobs)
+    ]
+    for worker in workers:
+        worker.start()
+    interrupted = False
+    try:
+        while any(w.is_alive() for w in workers):
+            for w in workers:
+                w.join(timeout=0.25 / n_jobs)
+            done = storage.get_n_trials(study_id, _FINISHED) - done_before
+            progress.update(done, _best_value(study))
+    except KeyboardInterrupt:
+        interrupted = True
+        shared.stop.set()
+        _logger.warning("Interrupted: waiting for workers to store their running trials.")
+    finally:
+        _stop_workers(workers)
+        _fail_orphans(study, workers)
+    progress.update(storage.get_n_trials(study_id, _FINISHED) - done_before, _best_value(study))
+    if not shared.errors.empty():
+        raise pickle.loads(shared.errors.get())
+    if interrupted:
+        raise KeyboardInterrupt
+
+
+def _stop_workers(workers: list[Any], grace: float = 10.0) -> None:
+    deadline = time.monotonic() + grace
+    for worker in workers:
+        worker.join(timeout=max(0.0, deadline - time.monotonic()))
+    for worker in workers:
+        if worker.is_alive():
+            worker.terminate()
+            worker.join(timeout=5)
+
+
+def _fail_orphans(study: Study, workers: list[Any]) -> None:
+    """Fail trials left RUNNING by workers of this call that died mid-trial."""
+    from hyperdial.study import worker_id
+
+    ours = {worker_id().rsplit(":", 1)[0] + f":{w.pid}": w for w in workers}
+    for trial in study.get_trials(states=(TrialState.RUNNING,), deepcopy=False):
+        worker = ours.get(trial.system_attrs.get("worker", ""))
+        if worker is None:
+            continue
+        reason = f"worker process {worker.pid} exited (code {worker.exitcode}) during the trial"
+        try:
+            study.storage.update_trial(
+                trial.trial_id, state=TrialState.FAIL, system_attrs={"fail_reason": reason}
+            )
+            _logger.warning("Trial %d failed: %s", trial.number, reason)
+        except UpdateFinishedTrialError:
+            pass
+

@@ -1,0 +1,31 @@
+"""Samplers: how the next trial's parameters are chosen.
+
+* :class:`RandomSampler`: uniform random search.
+* :class:`GridSampler`: every point of a declared grid, once, even across workers.
+* :class:`QMCSampler`: scrambled Sobol points, spread more evenly than random ones.
+
+Write your own by subclassing :class:`Sampler`; every built-in reads the study only
+through the public :class:`~hyperdial.StudyView`.
+"""
+
+from __future__ import annotations
+
+from hyperdial.samplers._base import Sampler
+from hyperdial.samplers._grid import GridSampler
+from hyperdial.samplers._qmc import QMCSampler
+from hyperdial.samplers._random import RandomSampler
+from hyperdial.samplers._rng import trial_rng
+
+__all__ = [
+    "GridSampler",
+    "QMCSampler",
+    "RandomSampler",
+    "Sampler",
+    "default_sampler",
+    "trial_rng",
+]
+
+
+def default_sampler() -> Sampler:
+    """Return the sampler ``create_study`` uses when none is given."""
+    return RandomSampler()
