@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 from hyperdial._frozen import FrozenTrial, TrialState
 from hyperdial._progress import ProgressBar
-from hyperdial.trial import check_values
 from hyperdial.exceptions import (
     InvalidValueError,
     ObjectiveError,
@@ -22,6 +21,7 @@ from hyperdial.exceptions import (
     TrialPruned,
     UpdateFinishedTrialError,
 )
+from hyperdial.trial import check_values
 
 if TYPE_CHECKING:
     from hyperdial.study import Callback, ObjectiveFunc, Study
@@ -62,9 +62,9 @@ def run_trial(
         if isinstance(error, catch) and not isinstance(error, KeyboardInterrupt):
             return frozen
         raise
-    values, reason = check_values(result, len(study.directions))
-    if reason is not None:
-        return study.tell(trial, state=TrialState.FAIL, fail_reason=reason)
+    values, invalid = check_values(result, len(study.directions))
+    if invalid is not None:
+        return study.tell(trial, state=TrialState.FAIL, fail_reason=invalid)
     return study.tell(trial, values)
 
 
@@ -87,7 +87,9 @@ def _check_args(
     if timeout is not None and (
         isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0
     ):
-        raise InvalidValueError(f"timeout must be a number of seconds > 0 or None. Got {timeout!r}.")
+        raise InvalidValueError(
+            f"timeout must be a number of seconds > 0 or None. Got {timeout!r}."
+        )
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or (n_jobs < 1 and n_jobs != -1):
         raise InvalidValueError(
             f"n_jobs must be a positive integer, or -1 for one per core. Got {n_jobs!r}."
@@ -175,7 +177,8 @@ def _run_sequential(study: Study, func: ObjectiveFunc, plan: _Plan, progress: Pr
             )
             raise
         _after_trial(study, plan, frozen)
-        progress.update(started, _best_value(study))
+        if progress.enabled:
+            progress.update(started, _best_value(study))
 
 
 # -- worker processes -------------------------------------------------------------------------
@@ -236,7 +239,7 @@ def _run_processes(
     # fork keeps closures and lambdas working as objectives (as with threads); storages
     # re-open their connections in the child. Elsewhere, spawn needs a picklable objective.
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    ctx = multiprocessing.get_context(method)
+    ctx: Any = multiprocessing.get_context(method)
     shared = _Shared(ctx)
     storage = study.storage
     study_id = study._study_id
@@ -252,8 +255,9 @@ def _run_processes(
         while any(w.is_alive() for w in workers):
             for w in workers:
                 w.join(timeout=0.25 / n_jobs)
-            done = storage.get_n_trials(study_id, _FINISHED) - done_before
-            progress.update(done, _best_value(study))
+            if progress.enabled:
+                done = storage.get_n_trials(study_id, _FINISHED) - done_before
+                progress.update(done, _best_value(study))
     except KeyboardInterrupt:
         interrupted = True
         shared.stop.set()
@@ -261,7 +265,9 @@ def _run_processes(
     finally:
         _stop_workers(workers)
         _fail_orphans(study, workers)
-    progress.update(storage.get_n_trials(study_id, _FINISHED) - done_before, _best_value(study))
+    if progress.enabled:
+        done = storage.get_n_trials(study_id, _FINISHED) - done_before
+        progress.update(done, _best_value(study))
     if not shared.errors.empty():
         raise pickle.loads(shared.errors.get())
     if interrupted:
@@ -295,4 +301,3 @@ def _fail_orphans(study: Study, workers: list[Any]) -> None:
             _logger.warning("Trial %d failed: %s", trial.number, reason)
         except UpdateFinishedTrialError:
             pass
-

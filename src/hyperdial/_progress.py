@@ -35,6 +35,11 @@ class ProgressBar:
         self._progress: Progress | None = None
         self._task: TaskID | None = None
 
+    @property
+    def enabled(self) -> bool:
+        """Whether the bar is shown (callers skip work that only feeds it)."""
+        return self._enabled
+
     def __enter__(self) -> ProgressBar:
         if self._enabled:
             by_time = self._n_trials is None
@@ -59,10 +64,7 @@ class ProgressBar:
             return
         elapsed = time.monotonic() - self._start
         best_text = "-" if best is None else f"{best:.6g}"
-        if self._n_trials is None:
-            completed = min(elapsed, self._timeout or elapsed)
-        else:
-            completed = done
+        completed = min(elapsed, self._timeout or elapsed) if self._n_trials is None else done
         self._progress.update(
             self._task, completed=completed, done=f"{done} trials", best=best_text
         )

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Container
+from collections.abc import Callable, Container
 from typing import Any
 
 from hyperdial._best import best_trial_of
 from hyperdial._frozen import FrozenTrial, StudyDirection, TrialState
 from hyperdial.storage._base import Storage, TrialTemplate
 
-__all__ = ["PluginState", "StudyView"]
+__all__ = ["FIXED_PARAMS_ATTR", "PluginState", "StudyView"]
+
+#: Trial system attribute holding an enqueued trial's fixed parameters. They become params
+#: only when the objective asks for them, so a branch not taken leaves no trace.
+FIXED_PARAMS_ATTR = "fixed_params"
 
 
 class PluginState:
@@ -64,11 +68,30 @@ class StudyView:
         >>> complete = view.get_trials(states=(TrialState.COMPLETE,))  # doctest: +SKIP
     """
 
-    def __init__(self, storage: Storage, study_id: int, study_name: str) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        study_id: int,
+        study_name: str,
+        trial_filter: Callable[[list[FrozenTrial]], list[FrozenTrial]] | None = None,
+    ) -> None:
         self._storage = storage
         self._study_id = study_id
         self.study_name = study_name
         self._directions: list[StudyDirection] | None = None
+        self._trial_filter = trial_filter
+
+    def restricted(
+        self, trial_filter: Callable[[list[FrozenTrial]], list[FrozenTrial]]
+    ) -> StudyView:
+        """Return a view whose ``get_trials`` passes through ``trial_filter``.
+
+        The study hands samplers such a view when the pruner narrows what a trial should
+        learn from (see :meth:`hyperdial.pruners.Pruner.trials_for_sampler`).
+        """
+        view = StudyView(self._storage, self._study_id, self.study_name, trial_filter)
+        view._directions = self._directions
+        return view
 
     @property
     def directions(self) -> list[StudyDirection]:
@@ -93,7 +116,8 @@ class StudyView:
         With ``deepcopy=False`` (the default here) the trials may be shared caches: read
         them, never change them.
         """
-        return self._storage.get_all_trials(self._study_id, states=states, deepcopy=deepcopy)
+        trials = self._storage.get_all_trials(self._study_id, states=states, deepcopy=deepcopy)
+        return trials if self._trial_filter is None else self._trial_filter(trials)
 
     @property
     def trials(self) -> list[FrozenTrial]:
@@ -123,9 +147,8 @@ class StudyView:
         Returns:
             The queued trial's number.
         """
-        template = TrialTemplate(
-            state=TrialState.WAITING, params=params, system_attrs=system_attrs
-        )
+        attrs = {**(system_attrs or {}), FIXED_PARAMS_ATTR: dict(params)}
+        template = TrialTemplate(state=TrialState.WAITING, system_attrs=attrs)
         return self._storage.create_trial(self._study_id, template).number
 
     def get_trial(self, number: int) -> FrozenTrial:

@@ -92,7 +92,7 @@ class HyperdialWarning(UserWarning):
     """Input that was accepted, but probably not what was intended."""
 
 
-class SearchSpaceExhausted(HyperdialError):
+class SearchSpaceExhausted(HyperdialError):  # noqa: N818 - a state, not a fault
     """The sampler has nothing left to propose: every grid point has been claimed."""
 
 

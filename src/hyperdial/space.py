@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, TypeAlias, Union
+from typing import Any, ClassVar, TypeAlias
 
 from hyperdial.exceptions import InvalidSpaceError
 
@@ -36,7 +37,7 @@ __all__ = [
     "space_to_json",
 ]
 
-CategoricalChoice: TypeAlias = Union[None, bool, int, float, str]
+CategoricalChoice: TypeAlias = bool | int | float | str | None
 
 # Relative tolerance when checking that a step divides a range: 0.1 / 0.01 is not exact in
 # binary floating point.
@@ -92,8 +93,15 @@ class Distribution(ABC):
         return self.kind == other.kind
 
 
+def _is_bool(value: Any) -> bool:
+    # numpy booleans are not numbers.Real, but guard explicitly: True must not pass as 1.
+    return isinstance(value, bool) or type(value).__name__ == "bool_"
+
+
 def _number(name: str, value: Any, owner: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    # numbers.Real also admits numpy scalars (np.float32, np.int64), which objectives often
+    # pass as bounds.
+    if _is_bool(value) or not isinstance(value, numbers.Real):
         raise InvalidSpaceError(
             f"{owner}: {name} must be a number. Got {value!r} of type {type(value).__name__}."
         )
@@ -200,6 +208,11 @@ class Float(Distribution):
         if self.log:
             lo, hi = math.log(self.low), math.log(self.high)
             return (math.log(internal) - lo) / (hi - lo)
+        if self.step is not None:
+            # As for Int: each grid value owns an equal-width cell, so that uniform points
+            # of the unit interval are uniform over the grid (the end values included).
+            lo_c, hi_c = self.low - 0.5 * self.step, self.high + 0.5 * self.step
+            return (internal - lo_c) / (hi_c - lo_c)
         return (internal - self.low) / (self.high - self.low)
 
     def from_unit(self, unit: float) -> float:
@@ -207,10 +220,13 @@ class Float(Distribution):
         if self.log:
             lo, hi = math.log(self.low), math.log(self.high)
             value = math.exp(lo + unit * (hi - lo))
+        elif self.step is not None:
+            lo_c, hi_c = self.low - 0.5 * self.step, self.high + 0.5 * self.step
+            n_steps = round((self.high - self.low) / self.step)
+            k = min(n_steps, max(0, round((lo_c + unit * (hi_c - lo_c) - self.low) / self.step)))
+            value = self.low + k * self.step
         else:
             value = self.low + unit * (self.high - self.low)
-        if self.step is not None:
-            value = self.low + round((value - self.low) / self.step) * self.step
         return min(self.high, max(self.low, value))
 
     def to_json(self) -> dict[str, Any]:
@@ -238,9 +254,12 @@ class Int(Distribution):
     def __init__(self, low: int, high: int, *, step: int = 1, log: bool = False) -> None:
         owner = "Int"
         for name, value in (("low", low), ("high", high), ("step", step)):
-            if isinstance(value, bool) or not isinstance(value, int):
-                if isinstance(value, float) and value.is_integer():
-                    continue
+            if _is_bool(value) or not isinstance(value, numbers.Real):
+                raise InvalidSpaceError(
+                    f"{owner}: {name} must be an integer. Got {value!r} of type "
+                    f"{type(value).__name__}."
+                )
+            if not isinstance(value, numbers.Integral) and not float(value).is_integer():
                 raise InvalidSpaceError(
                     f"{owner}: {name} must be an integer. Got {value!r} of type "
                     f"{type(value).__name__}."
@@ -268,12 +287,12 @@ class Int(Distribution):
         return hash((Int, self.low, self.high, self.step, self.log))
 
     def to_internal(self, value: Any) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if _is_bool(value) or not isinstance(value, numbers.Real):
             raise InvalidSpaceError(f"{self!r}: value must be an integer. Got {value!r}.")
         return float(value)
 
     def to_external(self, internal: float) -> int:
-        return int(round(internal))
+        return round(internal)
 
     def contains(self, internal: float) -> bool:
         if not (self.low <= internal <= self.high) or internal != round(internal):

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from hyperdial._best import best_trial_of
 from hyperdial._frozen import FrozenTrial, StudyDirection, StudySummary, TrialState
-from hyperdial._view import StudyView
+from hyperdial._view import FIXED_PARAMS_ATTR, StudyView
 from hyperdial.exceptions import (
     InvalidSpaceError,
     InvalidValueError,
@@ -178,17 +178,21 @@ class Study:
             >>> study.tell(trial, (trial.params["x"] - 2) ** 2)  # doctest: +SKIP
         """
         frozen = self._storage.claim_waiting_trial(self._study_id)
-        if frozen is None:
-            # Checked after the claim: a sampler that works through enqueued trials (the grid)
+        while frozen is None:
+            # Checked after the claim: a sampler that works through queued trials (the grid)
             # is done only when none is left to claim, which no other worker can race.
             if self.sampler.is_exhausted(self.view):
                 raise SearchSpaceExhausted(
                     f"{self.sampler!r} has nothing left to propose in study "
                     f"{self.study_name!r}: every point has been tried or is running."
                 )
-            frozen = self._storage.create_trial(
-                self._study_id, TrialTemplate(system_attrs={"worker": worker_id()})
-            )
+            if not self.sampler.queued_trials_only:
+                frozen = self._storage.create_trial(
+                    self._study_id, TrialTemplate(system_attrs={"worker": worker_id()})
+                )
+            else:
+                # Points are left (or were just queued): claim one, never make a new trial.
+                frozen = self._storage.claim_waiting_trial(self._study_id)
         trial = Trial(self, frozen)
         for name, distribution in (fixed_distributions or {}).items():
             trial.suggest(name, distribution)
@@ -310,11 +314,16 @@ class Study:
         if skip_if_exists:
             wanted = dict(params)
             for existing in self.get_trials(deepcopy=False):
-                if {k: existing.params.get(k) for k in wanted} == wanted:
+                known = {**existing.system_attrs.get(FIXED_PARAMS_ATTR, {}), **existing.params}
+                if {k: known.get(k) for k in wanted} == wanted:
                     return
         self._storage.create_trial(
             self._study_id,
-            TrialTemplate(state=TrialState.WAITING, params=params, user_attrs=user_attrs),
+            TrialTemplate(
+                state=TrialState.WAITING,
+                user_attrs=user_attrs,
+                system_attrs={FIXED_PARAMS_ATTR: dict(params)},
+            ),
         )
 
     def add_trial(self, trial: FrozenTrial) -> FrozenTrial:
@@ -404,7 +413,10 @@ class Study:
     # -- hooks for Trial ---------------------------------------------------------------------
 
     def _sampler_view(self, trial: FrozenTrial) -> StudyView:
-        return self.view
+        pruner, view = self.pruner, self.view
+        if type(pruner).trials_for_sampler is Pruner.trials_for_sampler:
+            return view  # the default hook keeps every trial: skip the extra pass
+        return view.restricted(lambda trials: pruner.trials_for_sampler(view, trial, trials))
 
     def _check_param_kind(self, name: str, distribution: Distribution) -> None:
         kind = self._param_kinds.get(name)
@@ -439,9 +451,7 @@ def _directions(
         elif isinstance(d, str) and d.upper() in StudyDirection.__members__:
             result.append(StudyDirection[d.upper()])
         else:
-            raise InvalidValueError(
-                f"direction must be 'minimize' or 'maximize'. Got {d!r}."
-            )
+            raise InvalidValueError(f"direction must be 'minimize' or 'maximize'. Got {d!r}.")
     if len(result) != 1:
         raise InvalidValueError(
             f"This version optimizes one objective; got {len(result)} directions. "
@@ -552,4 +562,3 @@ def list_studies(storage: str | Storage) -> list[StudySummary]:
 def format_exception(error: BaseException) -> str:
     """Return the traceback of ``error`` as text, for storing with a failed trial."""
     return "".join(traceback.format_exception(type(error), error, error.__traceback__))
-

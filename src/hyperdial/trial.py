@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from hyperdial._frozen import FrozenTrial, TrialState
+from hyperdial._view import FIXED_PARAMS_ATTR
 from hyperdial.exceptions import (
     HyperdialWarning,
     InvalidSpaceError,
@@ -50,8 +51,7 @@ class Trial:
         self._lock = threading.RLock()
         self._params: dict[str, Any] = dict(frozen.params)
         self._distributions: dict[str, Distribution] = dict(frozen.distributions)
-        # Params fixed by enqueue_trial arrive without a distribution until suggested.
-        self._fixed = {k: v for k, v in frozen.params.items() if k not in frozen.distributions}
+        self._fixed: dict[str, Any] = dict(frozen.system_attrs.get(FIXED_PARAMS_ATTR) or {})
         self._user_attrs: dict[str, Any] = dict(frozen.user_attrs)
         self._system_attrs: dict[str, Any] = dict(frozen.system_attrs)
         self._intermediate: dict[int, float] = dict(frozen.intermediate_values)
@@ -172,7 +172,14 @@ class Trial:
             self._relative = self.study.sampler.sample_relative(view, self._snapshot())
         if name in self._relative and distribution.contains_value(self._relative[name]):
             return self._relative[name]
-        return self.study.sampler.sample_independent(view, self._snapshot(), name, distribution)
+        sampler = self.study.sampler
+        value = sampler.sample_independent(view, self._snapshot(), name, distribution)
+        if not distribution.contains_value(value):
+            raise InvalidSpaceError(
+                f"Parameter {name!r}: {sampler!r} proposed {value!r}, which is not in "
+                f"{distribution!r}. This is a bug in the sampler."
+            )
+        return value
 
     # -- reports, pruning, attributes --------------------------------------------------------
 
@@ -266,7 +273,7 @@ class Trial:
             system_attrs={**self._system_attrs, **(system_attrs or {})},
             intermediate_values=dict(self._intermediate),
             datetime_start=self._frozen.datetime_start,
-            datetime_complete=datetime.datetime.now() if finished else None,
+            datetime_complete=_utcnow() if finished else None,
         )
 
     def __repr__(self) -> str:
@@ -287,10 +294,7 @@ def check_values(value: Any, n_objectives: int) -> tuple[list[float] | None, str
         ``(values, None)`` for a valid result, ``(None, reason)`` otherwise.
     """
     items: Sequence[Any]
-    if isinstance(value, (list, tuple)):
-        items = value
-    else:
-        items = [value]
+    items = value if isinstance(value, (list, tuple)) else [value]
     if len(items) != n_objectives:
         return None, (
             f"the objective returned {len(items)} values but the study has {n_objectives} "
@@ -300,7 +304,11 @@ def check_values(value: Any, n_objectives: int) -> tuple[list[float] | None, str
     for item in items:
         if item is None:
             return None, "the objective returned None; return a number such as the loss"
-        if isinstance(item, bool) or not isinstance(item, (int, float)):
+        if isinstance(item, (bool, str, bytes)):
+            return None, (
+                f"the objective returned {item!r} of type {type(item).__name__}; return a number"
+            )
+        if not isinstance(item, (int, float)):
             try:
                 # numpy scalars, 0-d tensors and the like.
                 number = float(item)
@@ -317,3 +325,8 @@ def check_values(value: Any, n_objectives: int) -> tuple[list[float] | None, str
             return None, f"the objective returned {number} (did training diverge?)"
         values.append(number)
     return values, None
+
+
+def _utcnow() -> datetime.datetime:
+    # Naive UTC, as every storage keeps it.
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)

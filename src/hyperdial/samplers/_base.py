@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from typing import Any
+from typing import Any, ClassVar
 
 from hyperdial._frozen import FrozenTrial
 from hyperdial._repr import constructor_repr
@@ -38,6 +38,10 @@ class Sampler(abc.ABC):
         ...     def sample_independent(self, study, trial, name, distribution):
         ...         return distribution.to_external(distribution.from_unit(0.5))
     """
+
+    #: True when every trial the sampler runs is one it queued in advance (a grid): ``ask``
+    #: then claims a queued trial or reports the search exhausted, and never creates one.
+    queued_trials_only: ClassVar[bool] = False
 
     def sample_relative(self, study: StudyView, trial: FrozenTrial) -> dict[str, Any]:
         """Propose external values for several parameters jointly; ``{}`` by default."""

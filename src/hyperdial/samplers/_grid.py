@@ -7,7 +7,7 @@ import itertools
 import json
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -35,8 +35,10 @@ def _grid_values(name: str, value: Any) -> list[Any]:
                 f"Parameter {name!r}: a grid needs a finite list of values, but {value!r} is "
                 "continuous. Give Float(..., step=...) or a list of values."
             )
-        n = int(round((value.high - value.low) / value.step))
-        return [value.low + i * value.step for i in range(n + 1)]
+        n = round((value.high - value.low) / value.step)
+        # low + n * step can land a rounding error past high (0.1 * 3 > 0.3), which the
+        # distribution would then reject: the last value is high itself.
+        return [min(value.high, value.low + i * value.step) for i in range(n)] + [value.high]
     if isinstance(value, Distribution):
         raise InvalidSpaceError(f"Parameter {name!r}: cannot enumerate {value!r}.")
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
@@ -47,7 +49,10 @@ def _grid_values(name: str, value: Any) -> list[Any]:
     values = list(value)
     if not values:
         raise InvalidSpaceError(f"Parameter {name!r}: the grid has no values; give at least one.")
-    Categorical(values)  # the same JSON-storable, distinct-values rule as choices
+    try:
+        Categorical(values)  # the same JSON-storable, distinct-values rule as choices
+    except InvalidSpaceError as error:
+        raise InvalidSpaceError(f"Parameter {name!r}: {error}") from None
     return values
 
 
@@ -70,6 +75,8 @@ class GridSampler(Sampler):
         6
     """
 
+    queued_trials_only: ClassVar[bool] = True
+
     def __init__(self, search_space: Mapping[str, Any], *, seed: int | None = None) -> None:
         if not isinstance(search_space, Mapping) or not search_space:
             raise InvalidSpaceError(
@@ -81,11 +88,13 @@ class GridSampler(Sampler):
         self._names = sorted(self.search_space)
         self._values = [_grid_values(name, self.search_space[name]) for name in self._names]
         self._points = list(itertools.product(*self._values))
+        # The key names the grid, not the order it is tried in: a study resumed with another
+        # seed (or none) continues the same grid instead of queueing it a second time.
+        digest = json.dumps([self._names, self._points], sort_keys=True, default=str)
+        self._key = hashlib.sha256(digest.encode()).hexdigest()[:16]
         if seed is not None:
             order = np.random.default_rng(resolve_seed(seed)).permutation(len(self._points))
             self._points = [self._points[i] for i in order]
-        digest = json.dumps([self._names, self._points], sort_keys=True, default=str)
-        self._key = hashlib.sha256(digest.encode()).hexdigest()[:16]
         self._queued_in: set[str] = set()
 
     @property

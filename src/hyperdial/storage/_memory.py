@@ -10,6 +10,7 @@ from collections.abc import Container, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, ClassVar
 
+from hyperdial._best import best_trial_of
 from hyperdial._frozen import FrozenTrial, StudyDirection, StudySummary, TrialState
 from hyperdial.exceptions import (
     DuplicatedStudyError,
@@ -19,7 +20,6 @@ from hyperdial.exceptions import (
 )
 from hyperdial.space import Distribution
 from hyperdial.storage._base import Storage, TrialTemplate
-from hyperdial._best import best_trial_of
 
 __all__ = ["InMemoryStorage"]
 
@@ -42,7 +42,7 @@ class _Study:
         self.user_attrs: dict[str, Any] = {}
         self.system_attrs: dict[str, Any] = {}
         self.trial_ids: list[int] = []
-        self.datetime_start = datetime.datetime.now()
+        self.datetime_start = _utcnow()
 
 
 class InMemoryStorage(Storage):
@@ -171,7 +171,7 @@ class InMemoryStorage(Storage):
             _check_json("trial system attribute", key, value)
         with self._lock:
             study = self._study(study_id)
-            now = datetime.datetime.now()
+            now = _utcnow()
             trial_id = self._next_trial_id
             self._next_trial_id += 1
             finished = template.state.is_finished()
@@ -198,9 +198,7 @@ class InMemoryStorage(Storage):
             for trial_id in self._study(study_id).trial_ids:
                 trial = self._trials[trial_id]
                 if trial.state == TrialState.WAITING:
-                    claimed = replace(
-                        trial, state=TrialState.RUNNING, datetime_start=datetime.datetime.now()
-                    )
+                    claimed = replace(trial, state=TrialState.RUNNING, datetime_start=_utcnow())
                     self._trials[trial_id] = claimed
                     return copy.deepcopy(claimed)
             return None
@@ -244,9 +242,9 @@ class InMemoryStorage(Storage):
             if state is not None:
                 changes["state"] = state
                 if state.is_finished():
-                    changes["datetime_complete"] = datetime.datetime.now()
+                    changes["datetime_complete"] = _utcnow()
                 if state == TrialState.RUNNING and trial.datetime_start is None:
-                    changes["datetime_start"] = datetime.datetime.now()
+                    changes["datetime_start"] = _utcnow()
             self._trials[trial_id] = replace(trial, **changes)
 
     def get_trial(self, trial_id: int) -> FrozenTrial:
@@ -281,3 +279,8 @@ class InMemoryStorage(Storage):
             if states is None:
                 return len(ids)
             return sum(1 for t in ids if self._trials[t].state in states)
+
+
+def _utcnow() -> datetime.datetime:
+    # Naive UTC, as every storage keeps it.
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)

@@ -32,8 +32,11 @@ WRITE_OPTION = "hyperdial_write"
 # transactions, so only a badly overloaded disk gets near it.
 _SQLITE_BUSY_TIMEOUT_S = 60.0
 
-# Bounded retry of a whole transaction on transient errors, with jittered backoff.
+# Bounded retry of a whole transaction on transient errors, with jittered backoff. The
+# time bound matters for SQLite, where each failed attempt may already have waited out the
+# busy timeout.
 _MAX_ATTEMPTS = 8
+_MAX_RETRY_S = 2 * _SQLITE_BUSY_TIMEOUT_S
 _BACKOFF_BASE_S = 0.05
 _BACKOFF_MAX_S = 2.0
 
@@ -75,8 +78,10 @@ def parse_url(url: str) -> URL:
         backend = "postgresql"
     if backend == "sqlite":
         database = parsed.database or ""
-        if database in ("", ":memory:") or "mode=memory" in url or database.startswith(
-            "file::memory:"
+        if (
+            database in ("", ":memory:")
+            or "mode=memory" in url
+            or database.startswith("file::memory:")
         ):
             raise InvalidValueError(f"SQLStorage({describe_url(url)!r}): {_MEMORY_HINT}")
         if parsed.get_driver_name() != "pysqlite":
@@ -177,6 +182,7 @@ def run_transaction(engine: Engine, work: Callable[[Connection], T]) -> T:
     retry starts from scratch. Errors it raises on purpose roll the transaction back.
     """
     attempt = 0
+    started = time.monotonic()
     while True:
         try:
             with engine.connect() as conn, conn.begin():
@@ -185,7 +191,7 @@ def run_transaction(engine: Engine, work: Callable[[Connection], T]) -> T:
             attempt += 1
             if not is_retryable(error):
                 raise
-            if attempt >= _MAX_ATTEMPTS:
+            if attempt >= _MAX_ATTEMPTS or time.monotonic() - started > _MAX_RETRY_S:
                 url = engine.url.render_as_string(hide_password=True)
                 first_line = str(error.orig).strip().splitlines()[0] if error.orig else ""
                 raise StorageError(

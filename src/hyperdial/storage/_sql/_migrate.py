@@ -52,9 +52,18 @@ def _upgrade(conn: Connection) -> None:
     config = Config()
     config.set_main_option("script_location", MIGRATIONS_DIR)
     config.attributes["connection"] = conn
-    revision = _read_revision(conn) if sa.inspect(conn).has_table(VERSION_TABLE) else None
+    inspector = sa.inspect(conn)
+    revision = _read_revision(conn) if inspector.has_table(VERSION_TABLE) else None
     if revision == HEAD_REVISION:
         return  # another process migrated while this one waited for the lock
+    if revision is None and inspector.has_table("studies"):
+        # Migrations run in one transaction, so this is not a half-made hyperdial schema
+        # but another application's (Optuna uses the same table names).
+        raise StorageError(
+            "The database already has a 'studies' table that hyperdial did not create (no "
+            f"{VERSION_TABLE} table); it may belong to another tool such as Optuna. Use "
+            "a separate SQLite file or PostgreSQL database for hyperdial."
+        )
     if revision is not None:
         known = {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}
         if revision not in known:

@@ -1,0 +1,226 @@
+"""The GP's view of a search space: rows of floats, and moves between valid points.
+
+Each parameter is one column:
+
+* continuous ``Float``: its unit-cube coordinate (``Distribution.to_unit``, so log ranges
+  are modelled in log space);
+* discrete ``Int`` or ``Float(step=...)``: the unit coordinate of a grid point; the search
+  moves between grid points by their index ``k`` (value ``low + k * step``);
+* ``Categorical``: the index of the choice (a code compared for equality by the kernel).
+  Values no longer among the choices (choices may change between trials) get codes past
+  the last choice, so they resemble none of the current choices.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from hyperdial.exceptions import InvalidSpaceError
+from hyperdial.space import Categorical, Distribution, Float, Int
+
+__all__ = ["EncodedSpace"]
+
+FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
+IntArray = NDArray[np.int64]
+
+# Discrete dimensions with more grid points than this are relaxed to continuous values
+# during gradient steps (then snapped); smaller ones move only by grid steps.
+_RELAX_ABOVE = 32
+
+
+_TABLE_LIMIT = 1 << 16
+
+
+@functools.lru_cache(maxsize=256)
+def _unit_table(dist: Float | Int, size: int) -> FloatArray:
+    assert dist.step is not None
+    return np.array([dist.to_unit(dist.low + k * dist.step) for k in range(size)])
+
+
+class _Grid:
+    """Grid points ``low + k * step`` of an Int or stepped Float, with their unit coordinates.
+
+    Unit coordinates come from the distribution itself (``to_unit``/``from_unit``), through
+    a table for grids of up to 65536 points, so the search and the study agree exactly.
+    """
+
+    def __init__(self, dist: Float | Int) -> None:
+        assert dist.step is not None
+        self.dist = dist
+        self.size = round((dist.high - dist.low) / dist.step) + 1
+        self.table = _unit_table(dist, self.size) if self.size <= _TABLE_LIMIT else None
+
+    def index_to_unit(self, k: FloatArray) -> FloatArray:
+        index = np.clip(np.asarray(k), 0, self.size - 1).astype(np.int64)
+        if self.table is not None:
+            return self.table[index]
+        dist, step = self.dist, float(self.dist.step or 1.0)
+        return np.array([dist.to_unit(dist.low + int(i) * step) for i in index], dtype=float)
+
+    def unit_to_index(self, u: FloatArray) -> FloatArray:
+        u = np.asarray(u, dtype=np.float64)
+        if self.table is not None:
+            # Nearest grid point in unit coordinates; the table is increasing.
+            right = np.clip(np.searchsorted(self.table, u), 1, self.size - 1)
+            left = right - 1
+            nearer_left = np.abs(u - self.table[left]) <= np.abs(self.table[right] - u)
+            index = np.where(nearer_left, left, right)
+            if self.size == 1:
+                index = np.zeros_like(index)
+            return index.astype(np.float64)
+        dist, step = self.dist, float(self.dist.step or 1.0)
+        values = np.array([dist.from_unit(float(v)) for v in u.ravel()]).reshape(u.shape)
+        return np.clip(np.round((values - dist.low) / step), 0, self.size - 1)
+
+
+class EncodedSpace:
+    """A search space as GP inputs.
+
+    Args:
+        space: Parameter name to distribution; none may be single-valued.
+    """
+
+    def __init__(self, space: Mapping[str, Distribution]) -> None:
+        self.names = list(space)
+        self.dists = [space[name] for name in self.names]
+        dim = len(self.dists)
+        self.categorical = np.zeros(dim, dtype=bool)
+        self.discrete = np.zeros(dim, dtype=bool)
+        self.n_choices = np.zeros(dim, dtype=np.int64)
+        self.grids: dict[int, _Grid] = {}
+        for j, dist in enumerate(self.dists):
+            if isinstance(dist, Categorical):
+                self.categorical[j] = True
+                self.n_choices[j] = len(dist.choices)
+            elif isinstance(dist, Int) or (isinstance(dist, Float) and dist.step is not None):
+                self.discrete[j] = True
+                self.grids[j] = _Grid(dist)
+            elif not isinstance(dist, Float):
+                raise InvalidSpaceError(f"GPSampler cannot model {dist!r}.")
+        self.continuous = ~self.categorical & ~self.discrete
+        # Dimensions L-BFGS-B moves: continuous ones and wide grids.
+        self.relaxed = self.continuous.copy()
+        for j, grid in self.grids.items():
+            self.relaxed[j] = grid.size > _RELAX_ABOVE
+        self._unknown: list[dict[tuple[str, str], int]] = [{} for _ in range(dim)]
+
+    @property
+    def dim(self) -> int:
+        return len(self.dists)
+
+    # -- trials <-> rows -------------------------------------------------------------------
+
+    def encode(self, params: Mapping[str, Any]) -> FloatArray | None:
+        """Return the row of a trial's external ``params``, or None if one cannot be read."""
+        row = np.empty(self.dim)
+        for j, (name, dist) in enumerate(zip(self.names, self.dists, strict=True)):
+            value = params[name]
+            if isinstance(dist, Categorical):
+                index = dist.index_of(value)
+                if index is None:
+                    unknown = self._unknown[j]
+                    key = (type(value).__name__, repr(value))
+                    index = unknown.setdefault(key, len(dist.choices) + len(unknown))
+                row[j] = index
+                continue
+            try:
+                unit = dist.to_unit(dist.to_internal(value))
+            except (InvalidSpaceError, TypeError, ValueError):
+                return None
+            if not math.isfinite(unit):
+                return None
+            # A value from a wider past range stays informative, but not arbitrarily far.
+            row[j] = min(2.0, max(-1.0, unit))
+        return row
+
+    def decode(self, row: FloatArray) -> dict[str, Any]:
+        """Return external parameter values for a row."""
+        params: dict[str, Any] = {}
+        for j, (name, dist) in enumerate(zip(self.names, self.dists, strict=True)):
+            if isinstance(dist, Categorical):
+                index = int(min(max(round(float(row[j])), 0), len(dist.choices) - 1))
+                params[name] = dist.to_external(float(index))
+            else:
+                params[name] = dist.to_external(dist.from_unit(float(row[j])))
+        return params
+
+    # -- search moves -------------------------------------------------------------------------
+
+    def from_unit_cube(self, u: FloatArray) -> FloatArray:
+        """Map points of the unit cube (QMC or random draws) to valid rows."""
+        x = np.clip(u, 0.0, 1.0)
+        for j in np.flatnonzero(self.categorical):
+            x[:, j] = np.minimum(np.floor(x[:, j] * self.n_choices[j]), self.n_choices[j] - 1)
+        return self.snap(x)
+
+    def snap(self, x: FloatArray) -> FloatArray:
+        """Clip to the cube and move discrete coordinates to their nearest grid point."""
+        x = x.copy()
+        num = ~self.categorical
+        x[:, num] = np.clip(x[:, num], 0.0, 1.0)
+        for j, grid in self.grids.items():
+            x[:, j] = grid.index_to_unit(grid.unit_to_index(x[:, j]))
+        return x
+
+    def neighbors(
+        self, x: FloatArray, rng: np.random.Generator, max_choices: int = 32
+    ) -> FloatArray:
+        """Return rows that differ from ``x`` in one discrete coordinate.
+
+        Grid coordinates move by +-1, 2, 4, ... steps (so wide integer ranges are crossed in
+        a few moves); categorical ones take each other choice (at most ``max_choices`` of
+        them, drawn at random, for high-cardinality parameters).
+        """
+        out: list[FloatArray] = []
+        for j, grid in self.grids.items():
+            k = float(grid.unit_to_index(np.array([x[j]]))[0])
+            shifts = [2.0**m for m in range(max(1, math.ceil(math.log2(grid.size))))]
+            targets = [k + s for s in shifts] + [k - s for s in shifts]
+            targets = [t for t in targets if 0 <= t < grid.size]
+            if not targets:
+                continue
+            block = np.repeat(x[None, :], len(targets), axis=0)
+            block[:, j] = grid.index_to_unit(np.array(targets))
+            out.append(block)
+        for c in np.flatnonzero(self.categorical):
+            current = round(float(x[c]))
+            others = np.array([i for i in range(int(self.n_choices[c])) if i != current])
+            if others.size > max_choices:
+                others = rng.choice(others, size=max_choices, replace=False)
+            if others.size == 0:
+                continue
+            block = np.repeat(x[None, :], others.size, axis=0)
+            block[:, c] = others
+            out.append(block)
+        if not out:
+            return np.empty((0, self.dim))
+        return np.vstack(out)
+
+    def perturb(self, base: FloatArray, n: int, rng: np.random.Generator) -> FloatArray:
+        """Return ``n`` valid rows near the rows of ``base`` (local exploration).
+
+        Each draw changes a random subset of coordinates (about five, or all if fewer): a
+        Gaussian step with a log-uniform scale in ``[1e-3, 0.2]`` on numerical coordinates,
+        a new random choice on categorical ones.
+        """
+        dim = self.dim
+        rows = base[rng.integers(0, base.shape[0], size=n)].copy()
+        mask = rng.random((n, dim)) < min(1.0, 5.0 / dim)
+        empty = ~mask.any(axis=1)
+        mask[empty, rng.integers(0, dim, size=int(empty.sum()))] = True
+        scale = np.exp(rng.uniform(math.log(1e-3), math.log(0.2), size=(n, 1)))
+        step = rng.normal(size=(n, dim)) * scale
+        num = ~self.categorical
+        rows[:, num] += np.where(mask[:, num], step[:, num], 0.0)
+        for j in np.flatnonzero(self.categorical):
+            draw = rng.integers(0, self.n_choices[j], size=n).astype(np.float64)
+            invalid = rows[:, j] >= self.n_choices[j]  # a choice that no longer exists
+            rows[:, j] = np.where(mask[:, j] | invalid, draw, rows[:, j])
+        return self.snap(rows)

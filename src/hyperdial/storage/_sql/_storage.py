@@ -1,0 +1,839 @@
+"""The SQL storage: SQLite for one machine, PostgreSQL for many."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import datetime
+import json
+import os
+import weakref
+from collections import defaultdict
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
+from typing import Any, ClassVar, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import exc
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from hyperdial._best import is_better
+from hyperdial._frozen import FrozenTrial, StudyDirection, StudySummary, TrialState
+from hyperdial.exceptions import (
+    DuplicatedStudyError,
+    StorageError,
+    StudyNotFoundError,
+    TrialNotFoundError,
+    UpdateFinishedTrialError,
+)
+from hyperdial.space import Distribution, distribution_from_json
+from hyperdial.storage._base import Storage, TrialTemplate
+from hyperdial.storage._sql import _models as m
+from hyperdial.storage._sql._cache import MAX_LISTED_UNFINISHED, TrialCache, copy_trial
+from hyperdial.storage._sql._engine import (
+    WRITE_OPTION,
+    create_engine,
+    describe_url,
+    parse_url,
+    run_transaction,
+)
+from hyperdial.storage._sql._migrate import ensure_schema
+
+__all__ = ["SQLStorage"]
+
+T = TypeVar("T")
+
+_UNFINISHED = (TrialState.RUNNING.value, TrialState.WAITING.value)
+
+
+def _to_json(kind: str, key: str, value: Any) -> str:
+    # The same rule and message as InMemoryStorage, so code moving between the two behaves
+    # alike.
+    try:
+        return json.dumps(value, allow_nan=True)
+    except (TypeError, ValueError) as error:
+        raise TypeError(
+            f"The {kind} {key!r} must be JSON-serialisable (numbers, strings, lists, dicts, "
+            f"None). Got {value!r}: {error}."
+        ) from None
+
+
+def _utcnow() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+# Every live storage, so that one fork hook serves them all without keeping them alive.
+_LIVE_STORAGES: weakref.WeakSet[SQLStorage] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for storage in list(_LIVE_STORAGES):
+        storage._after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+class SQLStorage(Storage):
+    """Studies in a SQLite file or a PostgreSQL database, shared by any number of workers.
+
+    The schema is created (or upgraded) on first connect. Finished trials are cached in
+    this process, so re-reading a large study only fetches new and running trials.
+
+    Args:
+        url: ``sqlite:///path.db`` for a local file, or
+            ``postgresql://user:password@host:5432/dbname``.
+        engine_kwargs: Extra arguments for :func:`sqlalchemy.create_engine`, e.g.
+            ``{"pool_size": 10}``; ``connect_args`` are merged with hyperdial's.
+
+    Raises:
+        InvalidValueError: if the URL is not a SQLite file or PostgreSQL database.
+        StorageError: if the database cannot be reached.
+
+    Example:
+        >>> from hyperdial.storage import SQLStorage
+        >>> storage = SQLStorage("sqlite:///hyperdial.db")  # doctest: +SKIP
+        >>> study_id = storage.create_study([StudyDirection.MINIMIZE], "demo")  # doctest: +SKIP
+    """
+
+    multiprocess_safe: ClassVar[bool] = True
+
+    def __init__(self, url: str, *, engine_kwargs: Mapping[str, Any] | None = None) -> None:
+        self._url = url
+        self._engine_kwargs = dict(engine_kwargs or {})
+        self._cache = TrialCache()
+        self._distributions: dict[str, Distribution] = {}
+        #: Rows of ``trials`` read by the last ``get_all_trials`` refresh (for tests).
+        self._last_refresh_rows = 0
+        self._parent_pools: list[sa.pool.Pool] = []
+        self._engine = self._connect()
+        _LIVE_STORAGES.add(self)
+        # Close pooled connections when the storage is dropped without remove_session(),
+        # as studies opened from a URL usually are; drivers warn about connections left
+        # open. The callback holds the engine, not the storage.
+        weakref.finalize(self, self._engine.dispose)
+
+    def _connect(self) -> Engine:
+        parsed = parse_url(self._url)
+        engine = create_engine(parsed, self._engine_kwargs)
+        try:
+            ensure_schema(engine)
+        except exc.OperationalError as error:
+            engine.dispose()
+            reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+            hint = (
+                "check that the file is readable and writable"
+                if parsed.get_backend_name() == "sqlite"
+                else "check that the server is running and that the host, port, user, "
+                "password and database name are right"
+            )
+            raise StorageError(
+                f"Cannot open the storage {describe_url(self._url)!r}: {reason}; {hint}."
+            ) from error
+        except BaseException:
+            engine.dispose()
+            raise
+        self._is_postgres = engine.dialect.name == "postgresql"
+        self._write_engine = engine.execution_options(**{WRITE_OPTION: True})
+        return engine
+
+    def __repr__(self) -> str:
+        return f"SQLStorage({describe_url(self._url)!r})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Engines and caches do not cross processes; a spawned worker reconnects.
+        return {"url": self._url, "engine_kwargs": self._engine_kwargs}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["url"], engine_kwargs=state["engine_kwargs"])  # type: ignore[misc]
+
+    def _after_fork_in_child(self) -> None:
+        # The parent's pooled connections must not be used (nor closed) by the child: give
+        # the engine a new pool so that the child opens its own. The old pool is kept
+        # referenced, as garbage-collecting its connections would only make the driver
+        # warn about connections left open.
+        self._parent_pools.append(self._engine.pool)
+        self._engine.dispose(close=False)
+        self._cache.reset_lock()
+
+    def remove_session(self) -> None:
+        self._engine.dispose()
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def _read(self, work: Callable[[Connection], T]) -> T:
+        return run_transaction(self._engine, work)
+
+    def _write(self, work: Callable[[Connection], T]) -> T:
+        return run_transaction(self._write_engine, work)
+
+    def _now_value(self) -> Any:
+        """The current time as a value for INSERT/UPDATE: the database clock on PostgreSQL."""
+        if self._is_postgres:
+            return sa.func.timezone("utc", sa.func.now())
+        return sa.literal(_utcnow(), sa.DateTime())
+
+    def now(self) -> datetime.datetime:
+        if not self._is_postgres:
+            return _utcnow()
+        value = self._read(
+            lambda conn: conn.execute(
+                sa.select(sa.func.timezone("utc", sa.func.now()))
+            ).scalar_one()
+        )
+        assert isinstance(value, datetime.datetime)
+        return value
+
+    def _insert(self) -> Callable[[sa.Table], Any]:
+        return postgresql.insert if self._is_postgres else sqlite.insert
+
+    def _upsert(
+        self, conn: Connection, table: sa.Table, keys: Sequence[str], rows: list[dict[str, Any]]
+    ) -> None:
+        if not rows:
+            return
+        stmt = self._insert()(table)
+        updates = {c.name: stmt.excluded[c.name] for c in table.c if c.name not in keys}
+        conn.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=updates), rows)
+
+    @staticmethod
+    def _study_exists(conn: Connection, study_id: int) -> bool:
+        query = sa.select(m.studies.c.study_id).where(m.studies.c.study_id == study_id)
+        return conn.execute(query).first() is not None
+
+    @classmethod
+    def _check_study(cls, conn: Connection, study_id: int) -> None:
+        if not cls._study_exists(conn, study_id):
+            raise StudyNotFoundError(f"No study with id {study_id}.")
+
+    def _distribution(self, text: str) -> Distribution:
+        # Thousands of trials share a handful of distributions: parse each JSON text once.
+        dist = self._distributions.get(text)
+        if dist is None:
+            dist = self._distributions[text] = distribution_from_json(text)
+        return dist
+
+    # -- studies ---------------------------------------------------------------------------
+
+    def create_study(self, directions: Sequence[StudyDirection], study_name: str) -> int:
+        directions = list(directions)
+
+        def work(conn: Connection) -> int:
+            taken = conn.execute(
+                sa.select(m.studies.c.study_id).where(m.studies.c.study_name == study_name)
+            ).first()
+            if taken is not None:
+                raise DuplicatedStudyError(f"A study named {study_name!r} already exists.")
+            study_id = conn.execute(
+                sa.insert(m.studies)
+                .values(
+                    study_name=study_name, next_trial_number=0, datetime_create=self._now_value()
+                )
+                .returning(m.studies.c.study_id)
+            ).scalar_one()
+            if directions:
+                conn.execute(
+                    sa.insert(m.study_directions),
+                    [
+                        {"study_id": study_id, "objective": i, "direction": d.value}
+                        for i, d in enumerate(directions)
+                    ],
+                )
+            return int(study_id)
+
+        try:
+            return self._write(work)
+        except exc.IntegrityError:
+            # Another process created the same name between our check and our insert.
+            raise DuplicatedStudyError(f"A study named {study_name!r} already exists.") from None
+
+    def delete_study(self, study_id: int) -> None:
+        def work(conn: Connection) -> None:
+            self._check_study(conn, study_id)
+            # Children are deleted explicitly rather than by ON DELETE CASCADE, which SQLite
+            # only honours with PRAGMA foreign_keys on every connection.
+            trial_ids = sa.select(m.trials.c.trial_id).where(m.trials.c.study_id == study_id)
+            for table in (
+                m.trial_values,
+                m.trial_params,
+                m.trial_intermediate_values,
+                m.trial_user_attrs,
+                m.trial_system_attrs,
+            ):
+                conn.execute(sa.delete(table).where(table.c.trial_id.in_(trial_ids)))
+            for table in (m.trials, m.study_directions, m.study_user_attrs, m.study_system_attrs):
+                conn.execute(sa.delete(table).where(table.c.study_id == study_id))
+            conn.execute(sa.delete(m.studies).where(m.studies.c.study_id == study_id))
+
+        self._write(work)
+        with self._cache.lock:
+            self._cache.forget_study(study_id)
+
+    def get_study_id(self, study_name: str) -> int:
+        query = sa.select(m.studies.c.study_id).where(m.studies.c.study_name == study_name)
+        study_id = self._read(lambda conn: conn.execute(query).scalar_one_or_none())
+        if study_id is None:
+            raise StudyNotFoundError(f"No study named {study_name!r}.")
+        return int(study_id)
+
+    def get_study_name(self, study_id: int) -> str:
+        query = sa.select(m.studies.c.study_name).where(m.studies.c.study_id == study_id)
+        name = self._read(lambda conn: conn.execute(query).scalar_one_or_none())
+        if name is None:
+            raise StudyNotFoundError(f"No study with id {study_id}.")
+        return str(name)
+
+    def get_study_directions(self, study_id: int) -> list[StudyDirection]:
+        def work(conn: Connection) -> list[StudyDirection]:
+            self._check_study(conn, study_id)
+            rows = conn.execute(
+                sa.select(m.study_directions.c.direction)
+                .where(m.study_directions.c.study_id == study_id)
+                .order_by(m.study_directions.c.objective)
+            ).scalars()
+            return [StudyDirection(d) for d in rows]
+
+        return self._read(work)
+
+    def list_studies(self) -> list[StudySummary]:
+        t, v = m.trials, m.trial_values
+
+        def work(conn: Connection) -> list[StudySummary]:
+            studies = conn.execute(
+                sa.select(m.studies.c.study_id, m.studies.c.study_name).order_by(
+                    m.studies.c.study_id
+                )
+            ).all()
+            directions: dict[int, list[StudyDirection]] = defaultdict(list)
+            for row in conn.execute(
+                sa.select(m.study_directions).order_by(
+                    m.study_directions.c.study_id, m.study_directions.c.objective
+                )
+            ):
+                directions[row.study_id].append(StudyDirection(row.direction))
+            user_attrs: dict[int, dict[str, Any]] = defaultdict(dict)
+            for row in conn.execute(sa.select(m.study_user_attrs)):
+                user_attrs[row.study_id][row.key] = json.loads(row.value_json)
+            counts = {
+                row.study_id: (int(row.n), row.start)
+                for row in conn.execute(
+                    sa.select(
+                        t.c.study_id,
+                        sa.func.count().label("n"),
+                        sa.func.min(t.c.datetime_start).label("start"),
+                    ).group_by(t.c.study_id)
+                )
+            }
+            # The best trial by the rule of best_trial_of (first value, lowest number on
+            # ties), computed from one narrow query instead of loading every trial.
+            best: dict[int, tuple[int, float]] = {}
+            for row in conn.execute(
+                sa.select(t.c.study_id, t.c.trial_id, v.c.value, v.c.value_type)
+                .join(v, v.c.trial_id == t.c.trial_id)
+                .where(t.c.state == TrialState.COMPLETE.value, v.c.objective == 0)
+                .order_by(t.c.study_id, t.c.number)
+            ):
+                dirs = directions[row.study_id]
+                if len(dirs) != 1:
+                    continue
+                value = m.decode_float(row.value, row.value_type)
+                current = best.get(row.study_id)
+                if current is None or is_better(value, current[1], dirs[0]):
+                    best[row.study_id] = (row.trial_id, value)
+            best_trials = {
+                study_id: self._load_trials(conn, t.c.trial_id == trial_id)[0]
+                for study_id, (trial_id, _) in best.items()
+            }
+            return [
+                StudySummary(
+                    study_name=row.study_name,
+                    study_id=row.study_id,
+                    directions=list(directions[row.study_id]),
+                    n_trials=counts.get(row.study_id, (0, None))[0],
+                    best_trial=best_trials.get(row.study_id),
+                    datetime_start=counts.get(row.study_id, (0, None))[1],
+                    user_attrs=user_attrs[row.study_id],
+                )
+                for row in studies
+            ]
+
+        return self._read(work)
+
+    def _set_study_attr(self, table: sa.Table, study_id: int, key: str, text: str) -> None:
+        def work(conn: Connection) -> None:
+            self._check_study(conn, study_id)
+            self._upsert(
+                conn,
+                table,
+                ("study_id", "key"),
+                [{"study_id": study_id, "key": key, "value_json": text}],
+            )
+
+        self._write(work)
+
+    def set_study_user_attr(self, study_id: int, key: str, value: Any) -> None:
+        text = _to_json("study user attribute", key, value)
+        self._set_study_attr(m.study_user_attrs, study_id, key, text)
+
+    def set_study_system_attr(self, study_id: int, key: str, value: Any) -> None:
+        text = _to_json("study system attribute", key, value)
+        self._set_study_attr(m.study_system_attrs, study_id, key, text)
+
+    def set_study_system_attr_if_absent(self, study_id: int, key: str, value: Any) -> bool:
+        text = _to_json("study system attribute", key, value)
+
+        def work(conn: Connection) -> bool:
+            self._check_study(conn, study_id)
+            # The primary key decides the race: exactly one INSERT gets a row in.
+            stmt = self._insert()(m.study_system_attrs).values(
+                study_id=study_id, key=key, value_json=text
+            )
+            # RETURNING rather than rowcount, which drivers report unreliably for upserts.
+            inserted = conn.execute(
+                stmt.on_conflict_do_nothing(index_elements=["study_id", "key"]).returning(
+                    m.study_system_attrs.c.key
+                )
+            ).first()
+            return inserted is not None
+
+        return self._write(work)
+
+    def _get_study_attrs(self, table: sa.Table, study_id: int) -> dict[str, Any]:
+        def work(conn: Connection) -> dict[str, Any]:
+            self._check_study(conn, study_id)
+            rows = conn.execute(
+                sa.select(table.c.key, table.c.value_json).where(table.c.study_id == study_id)
+            )
+            return {row.key: json.loads(row.value_json) for row in rows}
+
+        return self._read(work)
+
+    def get_study_user_attrs(self, study_id: int) -> dict[str, Any]:
+        return self._get_study_attrs(m.study_user_attrs, study_id)
+
+    def get_study_system_attrs(self, study_id: int) -> dict[str, Any]:
+        return self._get_study_attrs(m.study_system_attrs, study_id)
+
+    # -- writing trials --------------------------------------------------------------------
+
+    @staticmethod
+    def _attr_rows(trial_id: int, kind: str, attrs: Mapping[str, Any]) -> list[dict[str, Any]]:
+        return [
+            {"trial_id": trial_id, "key": key, "value_json": _to_json(kind, key, value)}
+            for key, value in attrs.items()
+        ]
+
+    @staticmethod
+    def _value_rows(trial_id: int, values: Sequence[float]) -> list[dict[str, Any]]:
+        rows = []
+        for objective, value in enumerate(values):
+            stored, value_type = m.encode_float(value)
+            rows.append(
+                {
+                    "trial_id": trial_id,
+                    "objective": objective,
+                    "value": stored,
+                    "value_type": value_type,
+                }
+            )
+        return rows
+
+    @staticmethod
+    def _intermediate_rows(trial_id: int, values: Mapping[int, float]) -> list[dict[str, Any]]:
+        rows = []
+        for step, value in values.items():
+            stored, value_type = m.encode_float(value)
+            rows.append(
+                {
+                    "trial_id": trial_id,
+                    "step": int(step),
+                    "value": stored,
+                    "value_type": value_type,
+                }
+            )
+        return rows
+
+    @staticmethod
+    def _template_param_rows(trial_id: int, template: TrialTemplate) -> list[dict[str, Any]]:
+        # Template params are external values, kept verbatim as JSON so that an enqueued
+        # value reads back exactly as given, with or without a distribution.
+        rows = []
+        for name in {**template.params, **template.distributions}:
+            dist = template.distributions.get(name)
+            row: dict[str, Any] = {
+                "trial_id": trial_id,
+                "param_name": name,
+                "param_value": None,
+                "distribution_json": None if dist is None else json.dumps(dist.to_json()),
+                "external_json": None,
+            }
+            if name in template.params:
+                value = template.params[name]
+                row["external_json"] = _to_json("parameter", name, value)
+                if dist is not None:
+                    # A value outside the distribution still stands as the external value.
+                    with contextlib.suppress(TypeError, ValueError):
+                        row["param_value"] = dist.to_internal(value)
+            rows.append(row)
+        return rows
+
+    def create_trial(self, study_id: int, template: TrialTemplate | None = None) -> FrozenTrial:
+        template = template or TrialTemplate()
+        state = template.state
+        # Serialise everything first: a bad value raises before anything is written.
+        user_rows = self._attr_rows(0, "trial user attribute", template.user_attrs)
+        system_rows = self._attr_rows(0, "trial system attribute", template.system_attrs)
+        param_rows = self._template_param_rows(0, template)
+        value_rows = self._value_rows(0, template.values or [])
+        report_rows = self._intermediate_rows(0, template.intermediate_values)
+
+        def work(conn: Connection) -> tuple[int, int, Any, Any]:
+            # Taking the number and inserting the trial in one transaction, with the counter
+            # row locked by the UPDATE, keeps numbers unique and contiguous.
+            counter = conn.execute(
+                sa.update(m.studies)
+                .where(m.studies.c.study_id == study_id)
+                .values(next_trial_number=m.studies.c.next_trial_number + 1)
+                .returning(m.studies.c.next_trial_number)
+            ).scalar_one_or_none()
+            if counter is None:
+                raise StudyNotFoundError(f"No study with id {study_id}.")
+            now = self._now_value()
+            row = conn.execute(
+                sa.insert(m.trials)
+                .values(
+                    study_id=study_id,
+                    number=counter - 1,
+                    state=state.value,
+                    datetime_start=None if state == TrialState.WAITING else now,
+                    datetime_complete=now if state.is_finished() else None,
+                )
+                .returning(
+                    m.trials.c.trial_id, m.trials.c.datetime_start, m.trials.c.datetime_complete
+                )
+            ).one()
+            trial_id = int(row.trial_id)
+            for table, rows in (
+                (m.trial_user_attrs, user_rows),
+                (m.trial_system_attrs, system_rows),
+                (m.trial_params, param_rows),
+                (m.trial_values, value_rows),
+                (m.trial_intermediate_values, report_rows),
+            ):
+                if rows:
+                    conn.execute(sa.insert(table), [{**r, "trial_id": trial_id} for r in rows])
+            return trial_id, int(counter) - 1, row.datetime_start, row.datetime_complete
+
+        trial_id, number, start, complete = self._write(work)
+        return FrozenTrial(
+            number=number,
+            trial_id=trial_id,
+            state=state,
+            values=copy.deepcopy(template.values),
+            params=copy.deepcopy(template.params),
+            distributions=dict(template.distributions),
+            user_attrs=copy.deepcopy(template.user_attrs),
+            system_attrs=copy.deepcopy(template.system_attrs),
+            intermediate_values=dict(template.intermediate_values),
+            datetime_start=start,
+            datetime_complete=complete,
+        )
+
+    def claim_waiting_trial(self, study_id: int) -> FrozenTrial | None:
+        t = m.trials
+
+        def work(conn: Connection) -> FrozenTrial | None:
+            oldest = (
+                sa.select(t.c.trial_id)
+                .where(t.c.study_id == study_id, t.c.state == TrialState.WAITING.value)
+                .order_by(t.c.number)
+                .limit(1)
+            )
+            if self._is_postgres:
+                # Concurrent claimers skip each other's locked row instead of queueing on
+                # it; SQLite needs nothing since BEGIN IMMEDIATE serialises writers.
+                oldest = oldest.with_for_update(skip_locked=True)
+            trial_id = conn.execute(
+                sa.update(t)
+                .where(t.c.trial_id == oldest.scalar_subquery())
+                .where(t.c.state == TrialState.WAITING.value)
+                .values(
+                    state=TrialState.RUNNING.value,
+                    datetime_start=sa.func.coalesce(t.c.datetime_start, self._now_value()),
+                )
+                .returning(t.c.trial_id)
+            ).scalar_one_or_none()
+            if trial_id is None:
+                self._check_study(conn, study_id)
+                return None
+            return self._load_trials(conn, t.c.trial_id == trial_id)[0]
+
+        return self._write(work)
+
+    def _reject_update(self, conn: Connection, trial_id: int) -> None:
+        row = conn.execute(
+            sa.select(m.trials.c.number, m.trials.c.state).where(m.trials.c.trial_id == trial_id)
+        ).first()
+        if row is None:
+            raise TrialNotFoundError(f"No trial with id {trial_id}.")
+        raise UpdateFinishedTrialError(
+            f"Trial {row.number} is already {row.state}; finished trials cannot change."
+        )
+
+    def update_trial(
+        self,
+        trial_id: int,
+        *,
+        params: Mapping[str, tuple[float, Distribution]] | None = None,
+        intermediate_values: Mapping[int, float] | None = None,
+        user_attrs: Mapping[str, Any] | None = None,
+        system_attrs: Mapping[str, Any] | None = None,
+        state: TrialState | None = None,
+        values: Sequence[float] | None = None,
+    ) -> None:
+        t = m.trials
+        user_rows = self._attr_rows(trial_id, "trial user attribute", user_attrs or {})
+        system_rows = self._attr_rows(trial_id, "trial system attribute", system_attrs or {})
+        param_rows = [
+            {
+                "trial_id": trial_id,
+                "param_name": name,
+                "param_value": float(internal),
+                "distribution_json": json.dumps(dist.to_json()),
+                "external_json": None,
+            }
+            for name, (internal, dist) in (params or {}).items()
+        ]
+        report_rows = self._intermediate_rows(trial_id, intermediate_values or {})
+        value_rows = None if values is None else self._value_rows(trial_id, values)
+
+        def work(conn: Connection) -> None:
+            # The state check and the state change are one UPDATE: of two workers finishing
+            # the same trial, the second finds no unfinished row and writes nothing.
+            changes: dict[str, Any] = {"state": t.c.state}
+            if state is not None:
+                changes["state"] = state.value
+                if state.is_finished():
+                    changes["datetime_complete"] = self._now_value()
+                if state == TrialState.RUNNING:
+                    changes["datetime_start"] = sa.func.coalesce(
+                        t.c.datetime_start, self._now_value()
+                    )
+            result = conn.execute(
+                sa.update(t)
+                .where(t.c.trial_id == trial_id, t.c.state.in_(_UNFINISHED))
+                .values(changes)
+            )
+            if result.rowcount != 1:
+                self._reject_update(conn, trial_id)
+            self._upsert(conn, m.trial_params, ("trial_id", "param_name"), param_rows)
+            self._upsert(conn, m.trial_intermediate_values, ("trial_id", "step"), report_rows)
+            self._upsert(conn, m.trial_user_attrs, ("trial_id", "key"), user_rows)
+            self._upsert(conn, m.trial_system_attrs, ("trial_id", "key"), system_rows)
+            if value_rows is not None:
+                conn.execute(sa.delete(m.trial_values).where(m.trial_values.c.trial_id == trial_id))
+                if value_rows:
+                    conn.execute(sa.insert(m.trial_values), value_rows)
+
+        self._write(work)
+
+    # -- reading trials --------------------------------------------------------------------
+
+    def _load_trials(
+        self,
+        conn: Connection,
+        where: sa.ColumnElement[bool],
+        study_ids: dict[int, int] | None = None,
+    ) -> list[FrozenTrial]:
+        """Read the trials matching ``where`` (on ``trials``), in number order.
+
+        If ``study_ids`` is given, it is filled with each trial's study id.
+
+        One query for the trials and one per child table, each joined to ``trials`` with the
+        same condition: a constant number of round trips however many trials match.
+        """
+        t = m.trials
+        rows = conn.execute(
+            sa.select(
+                t.c.trial_id,
+                t.c.study_id,
+                t.c.number,
+                t.c.state,
+                t.c.datetime_start,
+                t.c.datetime_complete,
+            )
+            .where(where)
+            .order_by(t.c.number)
+        ).all()
+        if not rows:
+            return []
+        if study_ids is not None:
+            study_ids.update((row.trial_id, row.study_id) for row in rows)
+
+        def children(table: sa.Table, *columns: str) -> Iterable[Any]:
+            query = (
+                sa.select(table.c.trial_id, *(table.c[c] for c in columns))
+                .join(t, t.c.trial_id == table.c.trial_id)
+                .where(where)
+            )
+            return conn.execute(query)
+
+        # Rows for trials created after the first query (READ COMMITTED) are skipped by the
+        # ``in wanted`` checks below.
+        wanted = {row.trial_id for row in rows}
+        params: dict[int, dict[str, Any]] = defaultdict(dict)
+        dists: dict[int, dict[str, Distribution]] = defaultdict(dict)
+        for row in children(
+            m.trial_params, "param_name", "param_value", "distribution_json", "external_json"
+        ):
+            if row.trial_id not in wanted:
+                continue
+            dist = None
+            if row.distribution_json is not None:
+                dist = dists[row.trial_id][row.param_name] = self._distribution(
+                    row.distribution_json
+                )
+            if row.external_json is not None:
+                params[row.trial_id][row.param_name] = json.loads(row.external_json)
+            elif dist is not None and row.param_value is not None:
+                params[row.trial_id][row.param_name] = dist.to_external(row.param_value)
+        values: dict[int, list[tuple[int, float]]] = defaultdict(list)
+        for row in children(m.trial_values, "objective", "value", "value_type"):
+            if row.trial_id in wanted:
+                values[row.trial_id].append(
+                    (row.objective, m.decode_float(row.value, row.value_type))
+                )
+        reports: dict[int, dict[int, float]] = defaultdict(dict)
+        for row in children(m.trial_intermediate_values, "step", "value", "value_type"):
+            if row.trial_id in wanted:
+                reports[row.trial_id][row.step] = m.decode_float(row.value, row.value_type)
+        attrs: list[dict[int, dict[str, Any]]] = []
+        for table in (m.trial_user_attrs, m.trial_system_attrs):
+            by_trial: dict[int, dict[str, Any]] = defaultdict(dict)
+            for row in children(table, "key", "value_json"):
+                if row.trial_id in wanted:
+                    by_trial[row.trial_id][row.key] = json.loads(row.value_json)
+            attrs.append(by_trial)
+
+        trials = []
+        for row in rows:
+            tid = row.trial_id
+            trial_values = values.get(tid)
+            trials.append(
+                FrozenTrial(
+                    number=row.number,
+                    trial_id=tid,
+                    state=TrialState(row.state),
+                    values=None if trial_values is None else [v for _, v in sorted(trial_values)],
+                    params=params.get(tid, {}),
+                    distributions=dists.get(tid, {}),
+                    user_attrs=attrs[0].get(tid, {}),
+                    system_attrs=attrs[1].get(tid, {}),
+                    intermediate_values=dict(sorted(reports.get(tid, {}).items())),
+                    datetime_start=row.datetime_start,
+                    datetime_complete=row.datetime_complete,
+                )
+            )
+        return trials
+
+    def get_trial(self, trial_id: int) -> FrozenTrial:
+        with self._cache.lock:
+            cached = self._cache.finished.get(trial_id)
+        if cached is not None:
+            return copy_trial(cached)
+        study_ids: dict[int, int] = {}
+        found = self._read(
+            lambda conn: self._load_trials(conn, m.trials.c.trial_id == trial_id, study_ids)
+        )
+        if not found:
+            raise TrialNotFoundError(f"No trial with id {trial_id}.")
+        trial = found[0]
+        if trial.state.is_finished():
+            with self._cache.lock:
+                self._cache.add_finished(study_ids[trial_id], trial)
+            return copy_trial(trial)
+        return trial
+
+    def get_trial_id(self, study_id: int, number: int) -> int:
+        with self._cache.lock:
+            cached = self._cache.studies.get(study_id)
+            if cached is not None and 0 <= number < cached.watermark:
+                return cached.trials[number].trial_id
+
+        def work(conn: Connection) -> int:
+            trial_id = conn.execute(
+                sa.select(m.trials.c.trial_id).where(
+                    m.trials.c.study_id == study_id, m.trials.c.number == number
+                )
+            ).scalar_one_or_none()
+            if trial_id is None:
+                name = conn.execute(
+                    sa.select(m.studies.c.study_name).where(m.studies.c.study_id == study_id)
+                ).scalar_one_or_none()
+                if name is None:
+                    raise StudyNotFoundError(f"No study with id {study_id}.")
+                raise TrialNotFoundError(f"Study {name!r} has no trial number {number}.")
+            return int(trial_id)
+
+        return self._read(work)
+
+    def _refresh(self, study_id: int) -> list[FrozenTrial]:
+        """Bring a study's cache up to date and return all its trials, in number order."""
+        t = m.trials
+        with self._cache.lock:
+            cached = self._cache.study(study_id)
+            if len(cached.unfinished) > MAX_LISTED_UNFINISHED:
+                since = min(cached.unfinished.values())
+                stale: sa.ColumnElement[bool] = t.c.number >= since
+            elif cached.unfinished:
+                stale = sa.or_(
+                    t.c.number >= cached.watermark, t.c.trial_id.in_(list(cached.unfinished))
+                )
+            else:
+                stale = t.c.number >= cached.watermark
+            where = sa.and_(t.c.study_id == study_id, stale)
+
+            def work(conn: Connection) -> list[FrozenTrial]:
+                # Checked in the same transaction: a study deleted by another process must
+                # not be served from this process's cache.
+                self._check_study(conn, study_id)
+                return self._load_trials(conn, where)
+
+            try:
+                fetched = self._read(work)
+            except StudyNotFoundError:
+                self._cache.forget_study(study_id)
+                raise
+            self._last_refresh_rows = len(fetched)
+            cached.merge(fetched)
+            for trial in fetched:
+                if trial.state.is_finished():
+                    self._cache.add_finished(study_id, trial)
+            return list(cached.trials)
+
+    def get_all_trials(
+        self,
+        study_id: int,
+        *,
+        states: Container[TrialState] | None = None,
+        deepcopy: bool = True,
+    ) -> list[FrozenTrial]:
+        trials = self._refresh(study_id)
+        if states is not None:
+            trials = [trial for trial in trials if trial.state in states]
+        return [copy_trial(trial) for trial in trials] if deepcopy else trials
+
+    def get_n_trials(self, study_id: int, states: Container[TrialState] | None = None) -> int:
+        t = m.trials
+        query = sa.select(sa.func.count()).select_from(t).where(t.c.study_id == study_id)
+        if states is not None:
+            query = query.where(t.c.state.in_([s.value for s in TrialState if s in states]))
+
+        def work(conn: Connection) -> int:
+            count = int(conn.execute(query).scalar_one())
+            if count == 0:
+                self._check_study(conn, study_id)
+            return count
+
+        return self._read(work)

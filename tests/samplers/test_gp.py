@@ -1,0 +1,467 @@
+"""GPSampler: kernel, model, acquisition and warping units; robustness; search quality."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+from scipy import special
+
+import hyperdial
+from hyperdial import TrialState
+from hyperdial.exceptions import InvalidValueError, TrialPruned
+from hyperdial.samplers import RandomSampler
+from hyperdial.samplers._gp import GPSampler
+from hyperdial.samplers._gp._acquisition import LogEI, log_h
+from hyperdial.samplers._gp._kernel import (
+    matern52,
+    matern52_and_derivative,
+    pairwise_components,
+    scaled_sq_dist,
+)
+from hyperdial.samplers._gp._model import GPModel, Hyperparameters, _MapObjective, fit_gp
+from hyperdial.samplers._gp._search_space import EncodedSpace
+from hyperdial.samplers._gp._threads import single_threaded_blas
+from hyperdial.samplers._gp._warping import warp_objective, yeo_johnson
+from hyperdial.space import Categorical, Float, Int
+from hyperdial.testing.samplers import SMALL_SPACE, SamplerCase, SamplerConformance
+from hyperdial.trial import Trial
+
+# Small budgets keep the suite fast; the defaults are exercised by the quality tests.
+FAST: dict[str, Any] = {"n_candidates": 256, "n_local_starts": 3}
+
+
+@pytest.fixture(autouse=True)
+def _one_blas_thread() -> Iterator[None]:
+    # As the sampler does: unit tests call the model directly.
+    with single_threaded_blas():
+        yield
+
+
+def _model(x: np.ndarray, y: np.ndarray, categorical: np.ndarray) -> GPModel:
+    params = Hyperparameters(np.full(x.shape[1], math.log(0.3)), 0.0, math.log(1e-6))
+    return GPModel(x, y, categorical, params)
+
+
+# -- kernel ------------------------------------------------------------------------------------
+
+
+def test_kernel_matches_matern52_formula() -> None:
+    rng = np.random.default_rng(0)
+    xa, xb = rng.random((5, 3)), rng.random((4, 3))
+    inv_sq = np.array([4.0, 1.0, 0.25])
+    d2 = scaled_sq_dist(xa, xb, inv_sq, np.zeros(3, dtype=bool))
+    r = np.sqrt((((xa[:, None, :] - xb[None, :, :]) ** 2) * inv_sq).sum(-1))
+    expected = 2.0 * (1 + math.sqrt(5) * r + 5 / 3 * r**2) * np.exp(-math.sqrt(5) * r)
+    np.testing.assert_allclose(matern52(d2, 2.0), expected, rtol=1e-10)
+    k, dk = matern52_and_derivative(np.array([0.0, 1e-3, 1.0]), 1.5)
+    assert k[0] == 1.5 and np.all(np.isfinite(dk))
+    h = 1e-7
+    numeric = (matern52(np.array([1.0 + h]), 1.5) - matern52(np.array([1.0 - h]), 1.5)) / (2 * h)
+    np.testing.assert_allclose(dk[2], numeric[0], rtol=1e-6)
+
+
+def test_categorical_dimension_is_hamming() -> None:
+    x = np.array([[0.1, 0.0], [0.1, 1.0], [0.1, 2.0], [0.1, 0.0]])
+    categorical = np.array([False, True])
+    d2 = scaled_sq_dist(x, x, np.array([1.0, 3.0]), categorical)
+    # Every pair of distinct choices is equally far apart; equal choices are at distance 0.
+    assert d2[0, 1] == d2[0, 2] == d2[1, 2] == 3.0
+    assert d2[0, 3] == 0.0
+    comp = pairwise_components(x, categorical)
+    np.testing.assert_array_equal(comp[:, :, 1] * 3.0, d2)
+    gram = matern52(d2, 1.0)
+    assert np.linalg.eigvalsh(gram).min() > -1e-12
+
+
+# -- model -------------------------------------------------------------------------------------
+
+
+def test_posterior_interpolates_noise_free_data() -> None:
+    rng = np.random.default_rng(1)
+    x = rng.random((12, 2))
+    y = np.sin(6 * x[:, 0]) + x[:, 1] ** 2
+    y = (y - y.mean()) / y.std()
+    model = fit_gp(x, y, np.zeros(2, dtype=bool), deterministic=True, rng=rng)
+    mean, var, _, _ = model.posterior(x)
+    np.testing.assert_allclose(mean, y, atol=1e-3)
+    assert np.all(var < 1e-3)
+    # Away from the data, the model is uncertain again.
+    _, far_var, _, _ = model.posterior(np.array([[5.0, 5.0]]))
+    assert far_var[0] > 0.5 * model.outputscale
+
+
+@pytest.mark.parametrize("deterministic", [False, True])
+def test_marginal_likelihood_gradient_matches_finite_differences(deterministic: bool) -> None:
+    rng = np.random.default_rng(2)
+    x = np.column_stack([rng.random(15), rng.random(15), rng.integers(0, 3, 15)])
+    y = rng.normal(size=15)
+    fixed = math.log(1e-6) if deterministic else None
+    objective = _MapObjective(x, y, np.array([False, False, True]), fixed)
+    theta = np.array([math.log(0.4), math.log(0.7), math.log(1.3), 0.2, math.log(0.05)])
+    if deterministic:
+        theta = theta[:-1]
+    _, grad = objective(theta)
+    h = 1e-6
+    numeric = np.array(
+        [
+            (objective(theta + h * e)[0] - objective(theta - h * e)[0]) / (2 * h)
+            for e in np.eye(theta.size)
+        ]
+    )
+    np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-6)
+
+
+def test_posterior_gradients_match_finite_differences() -> None:
+    rng = np.random.default_rng(3)
+    x = np.column_stack([rng.random(10), rng.random(10), rng.integers(0, 2, 10)])
+    y = rng.normal(size=10)
+    model = _model(x, y, np.array([False, False, True]))
+    xq = np.array([[0.3, 0.6, 1.0], [0.8, 0.1, 0.0]])
+    _, _, dmean, dvar = model.posterior(xq, with_grad=True)
+    acqf = LogEI(model, best=float(y.max()))
+    value, dvalue = acqf.value_and_grad(xq)
+    np.testing.assert_allclose(value, acqf(xq))
+    assert dmean is not None and dvar is not None
+    h = 1e-6
+    for j in range(2):
+        step = np.zeros(3)
+        step[j] = h
+        mp, vp, _, _ = model.posterior(xq + step)
+        mm, vm, _, _ = model.posterior(xq - step)
+        np.testing.assert_allclose(dmean[:, j], (mp - mm) / (2 * h), rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(dvar[:, j], (vp - vm) / (2 * h), rtol=1e-5, atol=1e-7)
+        numeric = (acqf(xq + step) - acqf(xq - step)) / (2 * h)
+        np.testing.assert_allclose(dvalue[:, j], numeric, rtol=1e-4, atol=1e-6)
+    # Categorical coordinates have no gradient.
+    assert np.all(dmean[:, 2] == 0.0) and np.all(dvalue[:, 2] == 0.0)
+
+
+def test_fit_survives_duplicates_and_constant_targets() -> None:
+    x = np.repeat(np.array([[0.2, 0.4], [0.7, 0.9]]), 10, axis=0)
+    for y in (np.zeros(20), np.tile([1.0, -1.0], 10), np.random.default_rng(0).normal(size=20)):
+        for deterministic in (False, True):
+            model = fit_gp(
+                x, y, np.zeros(2, dtype=bool), deterministic=deterministic,
+                rng=np.random.default_rng(0),
+            )  # fmt: skip
+            mean, var, _, _ = model.posterior(np.array([[0.5, 0.5], [0.2, 0.4]]))
+            assert np.all(np.isfinite(mean)) and np.all(np.isfinite(var)) and np.all(var > 0)
+
+
+# -- acquisition -------------------------------------------------------------------------------
+
+
+def test_log_h_matches_direct_formula_where_it_is_stable() -> None:
+    z = np.linspace(-8.0, 8.0, 301)
+    direct = np.log(special.ndtr(z) * z + np.exp(-0.5 * z**2) / math.sqrt(2 * math.pi))
+    np.testing.assert_allclose(log_h(z), direct, rtol=1e-10, atol=1e-12)
+
+
+def test_log_ei_is_finite_and_monotone_where_ei_underflows() -> None:
+    z = -np.logspace(0.5, 12, 200)  # from -3 to -1e12
+    values = log_h(z)
+    assert np.all(np.isfinite(values))
+    assert np.all(np.diff(values) < 0)  # further below the incumbent, less improvement
+    # Direct EI underflows to zero from about z = -38 on...
+    with np.errstate(divide="ignore"):
+        direct = np.log(special.ndtr(z) * z + np.exp(-0.5 * z**2) / math.sqrt(2 * math.pi))
+    assert not np.all(np.isfinite(direct))
+    # ...while the asymptote phi(z) / z**2 still describes log EI there
+    tail = z < -40
+    asymptote = -0.5 * z[tail] ** 2 - 0.5 * math.log(2 * math.pi) - 2 * np.log(-z[tail])
+    # (its relative error in EI is O(1/z**2)).
+    tolerance = 4.0 / z[tail] ** 2 + 1e-12 * np.abs(asymptote)
+    assert np.all(np.abs(values[tail] - asymptote) <= tolerance)
+
+
+# -- warping -------------------------------------------------------------------------------------
+
+
+def test_warping_is_monotone_and_standardized() -> None:
+    rng = np.random.default_rng(4)
+    values = rng.lognormal(0.0, 2.0, size=50)
+    t = warp_objective(values)
+    order = np.argsort(values)
+    assert np.all(np.diff(t[order]) < 0)  # smaller loss -> larger target
+    assert abs(t.mean()) < 1e-9 and abs(t.std() - 1.0) < 1e-9
+    np.testing.assert_array_equal(warp_objective(np.full(7, 3.0)), np.zeros(7))
+    assert warp_objective(np.array([])).size == 0
+
+
+def test_one_diverged_run_does_not_flatten_the_others() -> None:
+    values = np.concatenate([np.linspace(0.1, 1.0, 19), [1e12]])
+    t = warp_objective(values)
+    good = t[:19]
+    # The ordinary runs still span most of the standardized range.
+    assert good.max() - good.min() > 1.5
+    assert t[19] == t.min() and t[19] > -10
+
+
+def test_yeo_johnson_identity_at_one() -> None:
+    u = np.linspace(-3, 3, 13)
+    np.testing.assert_allclose(yeo_johnson(u, 1.0), u, atol=1e-12)
+
+
+# -- search space encoding ---------------------------------------------------------------------
+
+
+def test_encoding_round_trips_and_snaps_to_grids() -> None:
+    space = {
+        "f": Float(1e-3, 1.0, log=True),
+        "s": Float(0.0, 1.0, step=0.1),
+        "i": Int(1, 1000, log=True),
+        "j": Int(0, 30, step=3),
+        "c": Categorical(["a", None, 2.5]),
+    }
+    encoded = EncodedSpace(space)
+    params = {"f": 0.01, "s": 0.3, "i": 17, "j": 9, "c": None}
+    row = encoded.encode(params)
+    assert row is not None
+    decoded = encoded.decode(row)
+    assert decoded["i"] == 17 and decoded["j"] == 9 and decoded["c"] is None
+    assert math.isclose(decoded["f"], 0.01) and math.isclose(decoded["s"], 0.3)
+    rng = np.random.default_rng(0)
+    rows = encoded.from_unit_cube(rng.random((200, 5)))
+    for name, dist in space.items():
+        j = encoded.names.index(name)
+        for u in rows[:, j]:
+            if isinstance(dist, Categorical):
+                assert u in (0.0, 1.0, 2.0)
+            else:
+                # Snapped rows sit exactly where to_unit puts a valid value.
+                assert math.isclose(u, dist.to_unit(dist.from_unit(u)), abs_tol=1e-12)
+    for neighbor in encoded.neighbors(rows[0], rng):
+        assert np.sum(neighbor != rows[0]) == 1
+    # A choice that no longer exists resembles none of the current ones.
+    row = encoded.encode({**params, "c": "gone"})
+    assert row is not None and row[encoded.names.index("c")] >= 3
+
+
+# -- the sampler ---------------------------------------------------------------------------------
+
+
+def test_options_are_validated() -> None:
+    for kwargs in (
+        {"n_startup_trials": 0},
+        {"n_startup_trials": 2.5},
+        {"n_candidates": 0},
+        {"n_local_starts": True},
+        {"deterministic_objective": 1},
+        {"consider_running_trials": "yes"},
+        {"seed": -1},
+    ):
+        with pytest.raises(InvalidValueError):
+            GPSampler(**kwargs)
+    text = repr(GPSampler(seed=3))
+    assert text.startswith("GPSampler(") and "seed=3" in text and "n_startup_trials=10" in text
+
+
+def _mixed_objective(trial: Trial) -> float:
+    x = trial.suggest_float("x", -2.0, 2.0)
+    lr = trial.suggest_float("lr", 1e-4, 1.0, log=True)
+    n = trial.suggest_int("n", 1, 64, log=True)
+    s = trial.suggest_float("s", 0.0, 1.0, step=0.25)
+    k = trial.suggest_int("k", 0, 20, step=4)
+    c = trial.suggest_categorical("c", ["a", "b", None, 3])
+    return (
+        (x - 0.5) ** 2
+        + math.log10(lr / 1e-2) ** 2
+        + abs(math.log2(n) - 3)
+        + s
+        + k / 20
+        + (0.0 if c is None else 1.0)
+    )
+
+
+def test_mixed_space_values_are_valid_and_attributed() -> None:
+    study = hyperdial.create_study(sampler=GPSampler(seed=0, n_startup_trials=5, **FAST))
+    study.optimize(_mixed_objective, n_trials=20, show_progress_bar=False)
+    trials = study.get_trials()
+    assert all(t.state == TrialState.COMPLETE for t in trials)
+    for trial in trials:
+        for name, value in trial.params.items():
+            dist = trial.distributions[name]
+            assert dist.contains_value(value), (name, value)
+        assert type(trial.params["n"]) is int and type(trial.params["k"]) is int
+        assert trial.params["k"] % 4 == 0
+    sources = [t.system_attrs["sampler"] for t in trials]
+    assert sources[:5] == ["GP-startup"] * 5 and set(sources[5:]) == {"GP"}
+    assert study.best_value < 2.0
+
+
+def test_same_seed_same_trials() -> None:
+    runs = []
+    for _ in range(2):
+        study = hyperdial.create_study(sampler=GPSampler(seed=11, n_startup_trials=4, **FAST))
+        study.optimize(_mixed_objective, n_trials=10, show_progress_bar=False)
+        runs.append([t.params for t in study.get_trials()])
+    assert runs[0] == runs[1]
+
+
+@pytest.mark.parametrize("deterministic", [False, True])
+def test_constant_objective_and_duplicates(deterministic: bool) -> None:
+    sampler = GPSampler(seed=1, n_startup_trials=3, deterministic_objective=deterministic, **FAST)
+    study = hyperdial.create_study(sampler=sampler)
+
+    # Six points in all: duplicates are unavoidable, and the value never changes.
+    def objective(trial: Trial) -> float:
+        trial.suggest_int("i", 0, 2)
+        trial.suggest_categorical("c", ["a", "b"])
+        return 1.0
+
+    study.optimize(objective, n_trials=20, show_progress_bar=False)
+    trials = study.get_trials()
+    assert all(t.state == TrialState.COMPLETE for t in trials)
+    assert {t.system_attrs["sampler"] for t in trials[3:]} == {"GP"}
+
+
+def test_twenty_dimensions_and_a_huge_loss() -> None:
+    def objective(trial: Trial) -> float:
+        x = np.array([trial.suggest_float(f"x{i:02d}", 0.0, 1.0) for i in range(20)])
+        if trial.number == 4:
+            return 1e300  # a diverged run
+        return float(np.sum((x - 0.3) ** 2))
+
+    study = hyperdial.create_study(sampler=GPSampler(seed=2, n_startup_trials=8, **FAST))
+    study.optimize(objective, n_trials=20, show_progress_bar=False)
+    assert len(study.get_trials(states=(TrialState.COMPLETE,))) == 20
+    assert study.best_value < 1.5
+
+
+def test_one_dimension_maximize() -> None:
+    study = hyperdial.create_study(
+        direction="maximize", sampler=GPSampler(seed=3, n_startup_trials=3, **FAST)
+    )
+    study.optimize(
+        lambda t: -((t.suggest_float("x", -10.0, 10.0) - 3.3) ** 2), n_trials=12,
+        show_progress_bar=False,
+    )  # fmt: skip
+    assert study.best_value > -0.05
+
+
+def test_running_trials_make_workers_spread_out() -> None:
+    study = hyperdial.create_study(sampler=GPSampler(seed=4, n_startup_trials=6, **FAST))
+    study.optimize(
+        lambda t: (t.suggest_float("x", 0.0, 1.0) - 0.4) ** 2, n_trials=6,
+        show_progress_bar=False,
+    )  # fmt: skip
+    # Three workers ask before any of them reports: their parameters are not stored yet,
+    # but each sees the others' proposals as in flight.
+    live = [study.ask() for _ in range(3)]
+    xs = [t.suggest_float("x", 0.0, 1.0) for t in live]
+    assert len({round(x, 6) for x in xs}) == 3
+    assert min(abs(a - b) for i, a in enumerate(xs) for b in xs[i + 1 :]) > 1e-3
+
+
+def test_pruned_failed_and_conditional_history() -> None:
+    def objective(trial: Trial) -> float:
+        x = trial.suggest_float("x", 0.0, 1.0)
+        family = trial.suggest_categorical("family", ["a", "b"])
+        if family == "a":
+            trial.suggest_int("depth", 1, 8)
+        if trial.number % 5 == 3:
+            raise ValueError("failed")
+        if trial.number % 5 == 4:
+            trial.report(x, 0)
+            raise TrialPruned()
+        return (x - 0.7) ** 2
+
+    study = hyperdial.create_study(sampler=GPSampler(seed=5, n_startup_trials=4, **FAST))
+    study.optimize(objective, n_trials=25, catch=ValueError, show_progress_bar=False)
+    states = [t.state for t in study.get_trials()]
+    assert states.count(TrialState.COMPLETE) == 15
+    assert all("depth" in t.params for t in study.get_trials() if t.params.get("family") == "a")
+
+
+def test_changed_choices_are_matched_by_value() -> None:
+    study = hyperdial.create_study(sampler=GPSampler(seed=6, n_startup_trials=4, **FAST))
+    for number in range(12):
+        choices = ["sgd", "adam"] if number < 6 else ["adam", "lion", "sgd"]
+        trial = study.ask()
+        opt = trial.suggest_categorical("opt", choices)
+        x = trial.suggest_float("x", 0.0, 1.0)
+        assert opt in choices
+        study.tell(trial, x + (0.0 if opt == "adam" else 1.0))
+
+
+def test_multi_objective_is_refused() -> None:
+    study = hyperdial.create_study(
+        directions=["minimize", "minimize"], sampler=GPSampler(seed=0, n_startup_trials=1)
+    )
+    trial = study.ask()
+    with pytest.raises(InvalidValueError, match="single objective"):
+        trial.suggest_float("x", 0.0, 1.0)
+
+
+# -- search quality ------------------------------------------------------------------------------
+
+
+def _branin(trial: Trial) -> float:
+    x1 = trial.suggest_float("x1", -5.0, 10.0)
+    x2 = trial.suggest_float("x2", 0.0, 15.0)
+    b, c, t = 5.1 / (4 * math.pi**2), 5 / math.pi, 1 / (8 * math.pi)
+    return (x2 - b * x1**2 + c * x1 - 6) ** 2 + 10 * (1 - t) * math.cos(x1) + 10
+
+
+_H_A = np.array(
+    [[10, 3, 17, 3.5, 1.7, 8], [0.05, 10, 17, 0.1, 8, 14],
+     [3, 3.5, 1.7, 10, 17, 8], [17, 8, 0.05, 10, 0.1, 14]]
+)  # fmt: skip
+_H_P = 1e-4 * np.array(
+    [[1312, 1696, 5569, 124, 8283, 5886], [2329, 4135, 8307, 3736, 1004, 9991],
+     [2348, 1451, 3522, 2883, 3047, 6650], [4047, 8828, 8732, 5743, 1091, 381]]
+)  # fmt: skip
+_H_ALPHA = np.array([1.0, 1.2, 3.0, 3.2])
+
+
+def _hartmann6(trial: Trial) -> float:
+    x = np.array([trial.suggest_float(f"x{i}", 0.0, 1.0) for i in range(6)])
+    return float(-np.sum(_H_ALPHA * np.exp(-np.sum(_H_A * (x - _H_P) ** 2, axis=1))))
+
+
+@pytest.mark.parametrize(
+    ("objective", "optimum"), [(_branin, 0.397887), (_hartmann6, -3.32237)], ids=["branin", "h6"]
+)
+def test_beats_random_search(objective: Any, optimum: float) -> None:
+    regrets: dict[str, list[float]] = {"gp": [], "random": []}
+    for seed in range(3):
+        for name, sampler in (
+            ("gp", GPSampler(seed=seed, n_candidates=512)),
+            ("random", RandomSampler(seed=seed)),
+        ):
+            study = hyperdial.create_study(sampler=sampler)
+            study.optimize(objective, n_trials=40, show_progress_bar=False)
+            regrets[name].append(study.best_value - optimum)
+    gp, rnd = float(np.mean(regrets["gp"])), float(np.mean(regrets["random"]))
+    assert gp < 0.5 * rnd, regrets
+    assert max(regrets["gp"]) < max(regrets["random"]), regrets
+
+
+# -- conformance -----------------------------------------------------------------------------------
+
+
+class TestGPSamplerConformance(SamplerConformance):
+    @pytest.fixture
+    def sampler_factory(self) -> SamplerCase:
+        return SamplerCase(
+            "gp", lambda seed, space: GPSampler(seed=seed, n_startup_trials=5, **FAST)
+        )
+
+
+def test_small_space_is_modelled() -> None:
+    sampler = GPSampler(seed=0, n_startup_trials=5, **FAST)
+    study = hyperdial.create_study(sampler=sampler)
+
+    def objective(trial: Trial) -> float:
+        total = 0.0
+        for name, dist in SMALL_SPACE.items():
+            value = trial.suggest(name, dist)
+            total += (dist.to_unit(dist.to_internal(value)) - 0.3) ** 2
+        return total
+
+    study.optimize(objective, n_trials=15, show_progress_bar=False)
+    assert study.get_trials()[-1].system_attrs["sampler"] == "GP"
