@@ -25,7 +25,7 @@ from hyperdial.samplers._gp._kernel import (
 from hyperdial.samplers._gp._model import GPModel, Hyperparameters, _MapObjective, fit_gp
 from hyperdial.samplers._gp._search_space import EncodedSpace
 from hyperdial.samplers._gp._threads import single_threaded_blas
-from hyperdial.samplers._gp._warping import warp_objective, yeo_johnson
+from hyperdial.samplers._gp._warping import warp_objective
 from hyperdial.space import Categorical, Float, Int
 from hyperdial.testing.samplers import SMALL_SPACE, SamplerCase, SamplerConformance
 from hyperdial.trial import Trial
@@ -201,11 +201,6 @@ def test_one_diverged_run_does_not_flatten_the_others() -> None:
     assert t[19] == t.min() and t[19] > -10
 
 
-def test_yeo_johnson_identity_at_one() -> None:
-    u = np.linspace(-3, 3, 13)
-    np.testing.assert_allclose(yeo_johnson(u, 1.0), u, atol=1e-12)
-
-
 # -- search space encoding ---------------------------------------------------------------------
 
 
@@ -290,7 +285,6 @@ def test_mixed_space_values_are_valid_and_attributed() -> None:
         assert trial.params["k"] % 4 == 0
     sources = [t.system_attrs["sampler"] for t in trials]
     assert sources[:5] == ["GP-startup"] * 5 and set(sources[5:]) == {"GP"}
-    assert study.best_value < 2.0
 
 
 def test_same_seed_same_trials() -> None:
@@ -343,18 +337,29 @@ def test_one_dimension_maximize() -> None:
     assert study.best_value > -0.05
 
 
-def test_running_trials_make_workers_spread_out() -> None:
-    study = hyperdial.create_study(sampler=GPSampler(seed=4, n_startup_trials=6, **FAST))
+def _three_workers_at_once(consider_running_trials: bool) -> list[float]:
+    sampler = GPSampler(
+        seed=4, n_startup_trials=6, consider_running_trials=consider_running_trials, **FAST
+    )
+    study = hyperdial.create_study(sampler=sampler)
     study.optimize(
-        lambda t: (t.suggest_float("x", 0.0, 1.0) - 0.4) ** 2, n_trials=6,
+        lambda t: math.sin(8 * t.suggest_float("x", 0.0, 1.0)), n_trials=6,
         show_progress_bar=False,
     )  # fmt: skip
     # Three workers ask before any of them reports: their parameters are not stored yet,
     # but each sees the others' proposals as in flight.
     live = [study.ask() for _ in range(3)]
-    xs = [t.suggest_float("x", 0.0, 1.0) for t in live]
-    assert len({round(x, 6) for x in xs}) == 3
-    assert min(abs(a - b) for i, a in enumerate(xs) for b in xs[i + 1 :]) > 1e-3
+    return [t.suggest_float("x", 0.0, 1.0) for t in live]
+
+
+def test_running_trials_make_workers_spread_out() -> None:
+    def spread(xs: list[float]) -> float:
+        return min(abs(a - b) for i, a in enumerate(xs) for b in xs[i + 1 :])
+
+    together = _three_workers_at_once(True)
+    alone = _three_workers_at_once(False)
+    assert spread(together) > 1e-3
+    assert spread(together) > 10 * spread(alone)
 
 
 def test_pruned_failed_and_conditional_history() -> None:
@@ -386,15 +391,6 @@ def test_changed_choices_are_matched_by_value() -> None:
         x = trial.suggest_float("x", 0.0, 1.0)
         assert opt in choices
         study.tell(trial, x + (0.0 if opt == "adam" else 1.0))
-
-
-def test_multi_objective_is_refused() -> None:
-    study = hyperdial.create_study(
-        directions=["minimize", "minimize"], sampler=GPSampler(seed=0, n_startup_trials=1)
-    )
-    trial = study.ask()
-    with pytest.raises(InvalidValueError, match="single objective"):
-        trial.suggest_float("x", 0.0, 1.0)
 
 
 # -- search quality ------------------------------------------------------------------------------
@@ -430,7 +426,7 @@ def test_beats_random_search(objective: Any, optimum: float) -> None:
     regrets: dict[str, list[float]] = {"gp": [], "random": []}
     for seed in range(3):
         for name, sampler in (
-            ("gp", GPSampler(seed=seed, n_candidates=512)),
+            ("gp", GPSampler(seed=seed, **FAST)),
             ("random", RandomSampler(seed=seed)),
         ):
             study = hyperdial.create_study(sampler=sampler)
@@ -445,6 +441,8 @@ def test_beats_random_search(objective: Any, optimum: float) -> None:
 
 
 class TestGPSamplerConformance(SamplerConformance):
+    n_trials = 16
+
     @pytest.fixture
     def sampler_factory(self) -> SamplerCase:
         return SamplerCase(

@@ -42,6 +42,7 @@ class _Study:
         self.user_attrs: dict[str, Any] = {}
         self.system_attrs: dict[str, Any] = {}
         self.trial_ids: list[int] = []
+        self.waiting: list[int] = []  # WAITING trial ids in number order, so claims are O(1)
         self.datetime_start = _utcnow()
 
 
@@ -191,15 +192,18 @@ class InMemoryStorage(Storage):
             self._trials[trial_id] = trial
             self._trial_study[trial_id] = study_id
             study.trial_ids.append(trial_id)
+            if template.state == TrialState.WAITING:
+                study.waiting.append(trial_id)
             return copy.deepcopy(trial)
 
     def claim_waiting_trial(self, study_id: int) -> FrozenTrial | None:
         with self._lock:
-            for trial_id in self._study(study_id).trial_ids:
-                trial = self._trials[trial_id]
+            waiting = self._study(study_id).waiting
+            while waiting:
+                trial = self._trials[waiting.pop(0)]
                 if trial.state == TrialState.WAITING:
                     claimed = replace(trial, state=TrialState.RUNNING, datetime_start=_utcnow())
-                    self._trials[trial_id] = claimed
+                    self._trials[trial.trial_id] = claimed
                     return copy.deepcopy(claimed)
             return None
 

@@ -133,6 +133,16 @@ class GPSampler(Sampler):
         self._fits: dict[tuple[str, tuple[str, ...]], tuple[int, Hyperparameters]] = {}
         self._lock = threading.Lock()
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Copies for worker processes (pickle, deepcopy) leave the lock behind.
+        state = dict(self.__dict__)
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     # -- Sampler API -------------------------------------------------------------------------
 
     def sample_relative(self, study: StudyView, trial: FrozenTrial) -> dict[str, Any]:
@@ -195,7 +205,8 @@ class GPSampler(Sampler):
         ):
             try:
                 model = self._fit(study, trial, encoded, x, y)
-                best = float(np.max(model.train_mean()[: len(rows)]))
+                # The incumbent of (A1): the best completed trial's target.
+                best = float(targets.max())
                 pending = self._pending_rows(trials, trial, encoded)
                 if pending is not None:
                     mean, _, _, _ = model.posterior(pending)

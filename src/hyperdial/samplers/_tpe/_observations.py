@@ -1,10 +1,10 @@
 """Finished trials of one study, encoded once for the Parzen estimators.
 
 A finished trial never changes, so each COMPLETE or PRUNED trial is read once: its rank key,
-its parameters and the group decomposition are updated when it first appears, and each
-parameter column is encoded into the unit cube of a given distribution once and extended as
-trials arrive. An ask then costs one pass over the trial list to find new and running trials,
-plus NumPy work on the cached columns.
+its parameters and the group decomposition are updated when it first appears, and the
+parameters of a group are encoded into the unit cube of given distributions once per trial
+and kept in a growing matrix. An ask then costs one pass over the trial list to find new and
+running trials, plus NumPy work on the cached matrices.
 """
 
 from __future__ import annotations
@@ -22,9 +22,16 @@ from hyperdial.samplers._tpe._parzen import Dim, Kind
 from hyperdial.samplers._tpe._split import rank_key
 from hyperdial.space import Categorical, Distribution, Float, Int
 
-__all__ = ["Observations", "decode", "dim_of", "encode", "snap"]
+__all__ = ["Observations", "decode", "dim_of", "encode", "encode_params", "fingerprint", "snap"]
 
 _ABSENT = object()
+# Encoded matrices kept per study (one per group and set of distributions).
+_MAX_MATRICES = 64
+
+
+def fingerprint(trial: FrozenTrial) -> tuple[Any, ...]:
+    """What identifies a trial across storages that may reuse ids and numbers."""
+    return (trial.trial_id, trial.number, trial.datetime_start)
 
 
 def dim_of(distribution: Distribution) -> Dim:
@@ -100,6 +107,11 @@ class Observations:
         self.groups = GroupDecomposition()
         #: The distribution each parameter had in the highest-numbered trial seen.
         self.latest: dict[str, tuple[int, Distribution]] = {}
+        #: Every trial numbered below the watermark has finished and been seen; the rows of
+        #: the COMPLETE and PRUNED ones among them, and the id of the trial just below it.
+        self.watermark = 0
+        self.prefix_rows: list[int] = []
+        self.watermark_id: tuple[Any, ...] | None = None
         # Rank keys, one row per trial: pruned, last step, value, number.
         self._keys = _Rows(4)
         self._matrices: dict[tuple[tuple[str, Distribution], ...], _Rows] = {}
@@ -123,6 +135,13 @@ class Observations:
                 self.latest[name] = (trial.number, dist)
         return row
 
+    def advance(self, trial: FrozenTrial, row: int | None) -> None:
+        """Move the watermark past ``trial``, finished, with its row (None for FAIL)."""
+        self.watermark += 1
+        self.watermark_id = fingerprint(trial)
+        if row is not None:
+            self.prefix_rows.append(row)
+
     def rank_keys(self) -> NDArray[np.float64]:
         """Return the ``(n, 4)`` rank keys of all rows: pruned, last step, value, number."""
         return self._keys.view()
@@ -133,9 +152,14 @@ class Observations:
         Rows are encoded once per set of distributions and extended as trials arrive.
         """
         key = tuple(zip(names, distributions, strict=True))
-        rows = self._matrices.get(key)
+        rows = self._matrices.pop(key, None)
         if rows is None:
-            rows = self._matrices[key] = _Rows(len(names))
+            rows = _Rows(len(names))
+        # Most recently used last; a space that changes every trial must not grow the cache
+        # without bound.
+        self._matrices[key] = rows
+        while len(self._matrices) > _MAX_MATRICES:
+            del self._matrices[next(iter(self._matrices))]
         for params in self._params[len(rows) :]:
             rows.append(encode_params(params, names, distributions))
         return rows.view()

@@ -1,20 +1,20 @@
 """The Parzen estimator: a kernel mixture over the unit cube.
 
 TPE replaces the surrogate of Bayesian optimization by two densities, ``l(x)`` fitted to the
-good observations and ``g(x)`` to the bad ones (Bergstra et al., 2011, eq. 2). Each is a
-mixture of one kernel per observation plus a prior component (Watanabe, 2023, eq. 8)::
+good observations and ``g(x)`` to the bad ones (Bergstra et al., 2011, Sec. 4). Each is a
+mixture of one kernel per observation plus a prior component (Watanabe, 2023, Sec. 3)::
 
     p(x) = (prior_weight * u(x) + sum_i k(x | x_i)) / (prior_weight + n)
 
 where ``u`` is the uniform density of the search space (the prior of random search) and
-``k`` is a product kernel over the dimensions (Watanabe, 2023, eq. 9, the multivariate
+``k`` is a product kernel over the dimensions (Watanabe, 2023, Sec. 3, the multivariate
 kernel). All dimensions live in the unit cube, so log parameters are already in log space:
 
 * continuous: a Gaussian truncated to ``[0, 1]``;
 * discrete (integers, stepped floats): the same Gaussian's probability mass over the cell of
   the unit interval that snaps to each value, so a density ratio never favours a value for
   the width of its cell;
-* categorical: an Aitchison-Aitken kernel (Watanabe, 2023, eq. 12), which keeps most of the
+* categorical: an Aitchison-Aitken kernel (Watanabe, 2023, Sec. 3), which keeps most of the
   weight on the observed choice and spreads the rest over all choices. Choices are indices.
 
 An observation may miss a dimension (NaN): a conditional parameter the trial did not have,
@@ -40,7 +40,7 @@ _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 # are too few observations to measure one.
 _UNIFORM_STD = 1.0 / math.sqrt(12.0)
 _TINY = 1e-300
-#: Narrowest kernel in the unit cube (Watanabe, 2023, Sec. 3.4: a minimum bandwidth factor
+#: Narrowest kernel in the unit cube (Watanabe, 2023, Sec. 3: a minimum bandwidth factor
 #: keeps the density from collapsing onto a point).
 MIN_BANDWIDTH = 0.01
 
@@ -99,29 +99,31 @@ class ParzenEstimator:
         self._log_weights = np.log(self._weights)
         # Kernel centres (NaN replaced so the arithmetic stays finite; those kernels are
         # uniform in that dimension anyway), bandwidths and truncation constants.
-        self._mu = np.where(self._missing, 0.5, observations)
+        any_missing = bool(self._missing.any())
+        self._mu = np.where(self._missing, 0.5, observations) if any_missing else observations
         self._sigma = np.ones((n, d))
         self._log_z = np.zeros((n, d))
         self._cat_bandwidth = np.zeros(d)
         counts = np.sum(~self._missing, axis=0)
-        numeric = [j for j, dim in enumerate(self._dims) if dim.kind != Kind.CATEGORICAL]
+        numeric_dims = [j for j, dim in enumerate(self._dims) if dim.kind != Kind.CATEGORICAL]
         for j in range(d):
-            if j not in numeric:
+            if j not in numeric_dims:
                 self._cat_bandwidth[j] = categorical_bandwidth(int(counts[j]))
-        if numeric:
+        # A slice (a view, no copy) when every dimension qualifies.
+        numeric = _columns(numeric_dims, d)
+        if numeric_dims:
             minimum = np.array(
-                [minimum_bandwidth(int(counts[j]), self._dims[j], bandwidth) for j in numeric]
+                [minimum_bandwidth(int(counts[j]), self._dims[j], bandwidth) for j in numeric_dims]
             )
             if bandwidth == "hyperopt":
-                for j in numeric:
+                for j in numeric_dims:
                     present = ~self._missing[:, j]
                     self._sigma[present, j] = _neighbour_bandwidths(observations[present, j])
+                sigma = np.clip(self._sigma[:, numeric], minimum[None, :], 1.0)
             else:
                 # One bandwidth per dimension, shared by its kernels.
-                self._sigma[:, numeric] = _rule_bandwidths(
-                    observations[:, numeric], d, bandwidth, prior_weight
-                )[None, :]
-            sigma = np.clip(self._sigma[:, numeric], minimum[None, :], 1.0)
+                shared = _rule_bandwidths(observations[:, numeric], d, bandwidth, prior_weight)
+                sigma = np.broadcast_to(np.clip(shared, minimum, 1.0), (n, len(numeric_dims)))
             self._sigma[:, numeric] = sigma
             mu = self._mu[:, numeric]
             # Mass of each kernel inside [0, 1]; the interval always holds the centre.
@@ -130,8 +132,9 @@ class ParzenEstimator:
         # Continuous dimensions are evaluated together as one quadratic form per kernel:
         # sum_j ((x_j - mu_j) / sigma_j) ** 2 = x^2 . a - 2 x . b + c, with the inverse
         # bandwidth 0 where an observation is missing (a flat kernel there).
-        self._continuous = [j for j, dim in enumerate(self._dims) if dim.kind == Kind.CONTINUOUS]
-        cont = self._continuous
+        continuous = [j for j, dim in enumerate(self._dims) if dim.kind == Kind.CONTINUOUS]
+        self._n_continuous = len(continuous)
+        self._continuous = cont = _columns(continuous, d)
         mu_c = self._mu[:, cont]
         if self._missing[:, cont].any():
             present_c = ~self._missing[:, cont]
@@ -140,11 +143,15 @@ class ParzenEstimator:
             self._cont_log_norm = np.sum(np.where(present_c, log_norm, 0.0), axis=1)
         else:
             inv_var = 1.0 / self._sigma[:, cont] ** 2
-            log_sigma = np.log(self._sigma[0, cont]) if n else np.zeros(len(cont))
-            shared = bandwidth != "hyperopt"
-            log_sigma_sum = np.sum(log_sigma if shared else np.log(self._sigma[:, cont]), axis=-1)
+            log_sigma = np.log(self._sigma[0, cont]) if n else np.zeros(self._n_continuous)
+            per_kernel = bandwidth == "hyperopt"
+            log_sigma_sum = np.sum(
+                np.log(self._sigma[:, cont]) if per_kernel else log_sigma, axis=-1
+            )
             self._cont_log_norm = (
-                -_LOG_SQRT_2PI * len(cont) - log_sigma_sum - np.sum(self._log_z[:, cont], axis=1)
+                -_LOG_SQRT_2PI * self._n_continuous
+                - log_sigma_sum
+                - np.sum(self._log_z[:, cont], axis=1)
             )
         self._quad_a = inv_var
         self._quad_b = mu_c * inv_var
@@ -204,7 +211,7 @@ class ParzenEstimator:
         m, n = x.shape[0], self._n
         # log of each component at each point: (m, n + 1), the last column the prior.
         log_k = np.zeros((m, n + 1))
-        if self._continuous:
+        if self._n_continuous:
             # Product of truncated Gaussians over all continuous dimensions at once; the
             # prior's density there is 1.
             xc = x[:, self._continuous]
@@ -238,7 +245,7 @@ def minimum_bandwidth(n: int, dim: Dim, rule: str | float) -> float:
     """Return the narrowest kernel allowed in a numeric dimension with ``n`` observations."""
     minimum = MIN_BANDWIDTH
     if rule == "hyperopt":
-        # Magic clip (Bergstra et al., 2011, Sec. 4.1): no kernel narrower than the range
+        # Magic clip (Bergstra et al., 2011, Sec. 4): no kernel narrower than the range
         # over (number of observations + 1).
         minimum = max(minimum, 1.0 / min(100.0, n + 1.0))
     if dim.kind == Kind.DISCRETE:
@@ -265,14 +272,14 @@ def numeric_bandwidths(
     Rules:
 
     * ``"scott"``: Scott's rule for a ``d``-dimensional product kernel (Watanabe, 2023,
-      Sec. 3.4), ``(4 / (d + 2)) ** (1 / (d + 4)) * n ** (-1 / (d + 4)) * s``. The spread
+      Sec. 3), ``(4 / (d + 2)) ** (1 / (d + 4)) * n ** (-1 / (d + 4)) * s``. The spread
       ``s`` is the standard deviation of the whole mixture's sample: the observations
       (weight 1 each) pooled with the prior (weight ``prior_weight``, the variance of the
       uniform distribution). A few good observations that happen to lie close together
       therefore cannot collapse the density onto a point; the kernels narrow only as
       evidence accumulates.
     * ``"hyperopt"``: each kernel as wide as the larger gap to its neighbours, the domain
-      edges included (Bergstra et al., 2011, Sec. 4.1).
+      edges included (Bergstra et al., 2011, Sec. 4).
     * a float ``c``: ``c * n ** (-1 / (d + 4))`` for every kernel.
 
     Args:
@@ -326,6 +333,11 @@ def _interval_mass(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np
     # In the upper tail, subtract survival functions instead of CDFs near 1.
     mass: NDArray[np.float64] = np.where(upper, ndtr(-a) - ndtr(-b), ndtr(b) - ndtr(a))
     return mass
+
+
+def _columns(indices: list[int], d: int) -> list[int] | slice:
+    """Index ``indices`` of ``d`` columns: a slice when they are all of them."""
+    return slice(None) if len(indices) == d else indices
 
 
 def _logsumexp_rows(a: NDArray[np.float64]) -> NDArray[np.float64]:

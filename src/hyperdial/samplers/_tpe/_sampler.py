@@ -24,6 +24,7 @@ from hyperdial.samplers._tpe._observations import (
     decode,
     dim_of,
     encode_params,
+    fingerprint,
     snap,
 )
 from hyperdial.samplers._tpe._parzen import Kind, ParzenEstimator
@@ -58,11 +59,11 @@ class TPESampler(Sampler):
     finished trials, calls the best ``gamma(n)`` of them good and the rest bad, fits a
     density ``l(x)`` to the good parameters and ``g(x)`` to the bad ones, draws
     ``n_ei_candidates`` points from ``l`` and proposes the one maximizing ``l(x) / g(x)``,
-    which maximizes expected improvement (Bergstra et al., 2011, eq. 3). The components
+    which maximizes expected improvement (Bergstra et al., 2011, Sec. 4). The components
     follow the recommendations of Watanabe (2023, "Tree-Structured Parzen Estimator:
     Understanding Its Algorithm Components and Their Roles for Better Empirical
     Performance"): a multivariate kernel, a prior component, Scott's rule for bandwidths
-    with the magic clip, and the Aitchison-Aitken kernel for categorical parameters.
+    and the Aitchison-Aitken kernel for categorical parameters.
 
     * **Start-up.** Until ``n_startup_trials`` trials have finished (COMPLETE or PRUNED),
       trial ``n`` takes point ``n`` of a scrambled Sobol sequence (the ``k``-th parameter a
@@ -105,17 +106,19 @@ class TPESampler(Sampler):
         group: With ``multivariate``, model a conditional space by groups of parameters that
             occur together (see above); ignored without ``multivariate``.
         constant_liar: Count trials that are still running as bad observations.
-        bandwidth: Kernel width rule for numeric parameters: ``"scott"`` (Scott's rule on
-            the spread of the observations), ``"hyperopt"`` (distance to the neighbouring
-            observations, Bergstra et al., 2011), or a positive float ``c`` for a fixed
-            width ``c * n ** (-1 / (d + 4))`` in the unit cube. Every rule is clipped below
-            by the magic clip, ``1 / min(100, n + 1)``, and half a cell for integers.
+        bandwidth: Kernel width rule for numeric parameters, in the unit cube: ``"scott"``
+            (Scott's rule for a ``d``-dimensional kernel on the spread of the observations
+            pooled with the prior, so that a few close observations cannot collapse the
+            density), ``"hyperopt"`` (distance to the neighbouring observations with the
+            magic clip ``1 / min(100, n + 1)``, Bergstra et al., 2011), or a positive float
+            ``c`` for the fixed width ``c * n ** (-1 / (d + 4))``. Kernels are never
+            narrower than 0.01, nor than half a cell for integers and stepped floats.
         seed: Same seed, same trials; copies of the sampler in parallel workers still
             propose different points.
 
     Example:
         >>> import hyperdial
-        >>> from hyperdial.samplers._tpe import TPESampler
+        >>> from hyperdial.samplers import TPESampler
         >>> def objective(trial):
         ...     x = trial.suggest_float("x", -5.0, 5.0)
         ...     kind = trial.suggest_categorical("kind", ["a", "b"])
@@ -264,28 +267,39 @@ class TPESampler(Sampler):
         observations = self._observations.get(study.study_name)
         if observations is None:
             observations = self._observations[study.study_name] = Observations()
-        # One pass over the trial list: finished trials are looked up in (or added to) the
-        # cache; running ones are kept for the constant liar.
-        rows: list[int] = []
+        trials = study.get_trials(deepcopy=False)
+        # Trials numbered below the watermark had all finished when last seen, so their rows
+        # are known and they are not visited again (trial numbers are contiguous from 0
+        # unless a pruner filters the trials, in which case every trial is visited).
+        contiguous = not trials or trials[-1].number == len(trials) - 1
+        start = observations.watermark if contiguous else 0
+        if start and fingerprint(trials[start - 1]) != observations.watermark_id:
+            # Another study of the same name (in a new storage): start again.
+            del self._observations[study.study_name]
+            return self._prepare(study, trial)
+        rows = list(observations.prefix_rows) if start else []
         running: list[FrozenTrial] = []
         row_of = observations.row_of
         complete, pruned, run = TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING
         liar = self.constant_liar
-        last: FrozenTrial | None = None
-        for other in study.get_trials(deepcopy=False):
+        advancing = contiguous
+        for index in range(start, len(trials)):
+            other = trials[index]
             state = other.state
             if state is complete or state is pruned:
                 row = row_of.get(other.trial_id)
                 if row is None:
                     row = observations.add(other)
                 rows.append(row)
-                last = other
-            elif liar and state is run and other.number != trial.number and other.params:
-                running.append(other)
-        if last is not None and observations.numbers[rows[-1]] != last.number:
-            # Another study of the same name (in a new storage): start again.
-            del self._observations[study.study_name]
-            return self._prepare(study, trial)
+                if advancing:
+                    observations.advance(other, row)
+            elif state is TrialState.FAIL:
+                if advancing:
+                    observations.advance(other, None)
+            else:
+                advancing = False
+                if liar and state is run and other.number != trial.number and other.params:
+                    running.append(other)
         n = len(rows)
         if n < self.n_startup_trials or n == 0:
             return _Context(startup=True)
@@ -356,7 +370,8 @@ class TPESampler(Sampler):
         l_x = ParzenEstimator(below, dims, prior_weight=weight, bandwidth=rule)
         g_x = ParzenEstimator(above, dims, prior_weight=weight, bandwidth=rule)
         candidates, cell_low, cell_high = snap(distributions, l_x.sample(rng, self.n_ei_candidates))
-        # Bergstra et al. (2011), eq. 3: EI is monotone in l(x) / g(x).
+        # Bergstra et al. (2011), Sec. 4: EI is monotone in l(x) / g(x), so maximize
+        # log l(x) - log g(x) over candidates drawn from l.
         score = l_x.log_pdf(candidates, cell_low, cell_high) - g_x.log_pdf(
             candidates, cell_low, cell_high
         )

@@ -1,6 +1,6 @@
 """Ranking finished trials and splitting them into good and bad ones.
 
-TPE models ``p(x | y < y*)`` and ``p(x | y >= y*)`` (Bergstra et al., 2011, eq. 2), where the
+TPE models ``p(x | y < y*)`` and ``p(x | y >= y*)`` (Bergstra et al., 2011, Sec. 4), where the
 threshold ``y*`` is set so that a fraction ``gamma`` of the observations fall below it. Here
 the threshold is expressed as a count: the ``gamma(n)`` best of ``n`` ranked trials are good.
 
@@ -34,7 +34,7 @@ __all__ = ["default_gamma", "good_mask", "n_good", "rank_key", "rank_order", "sp
 def default_gamma(n: int) -> int:
     """Return how many of ``n`` finished trials count as good: ``min(ceil(0.1 n), 25)``.
 
-    A linear fraction of the observations (Watanabe, 2023, Sec. 3.1), capped so that the
+    A linear fraction of the observations (Watanabe, 2023, Sec. 3), capped so that the
     good density stays sharp in long studies.
 
     Example:

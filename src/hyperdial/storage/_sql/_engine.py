@@ -141,8 +141,9 @@ def create_engine(url: URL, engine_kwargs: Mapping[str, Any] | None) -> Engine:
         connect_args.setdefault("timeout", _SQLITE_BUSY_TIMEOUT_S)
     else:
         connect_args.setdefault("connect_timeout", 10)
-        # A server restart leaves dead connections in the pool; test each on checkout.
-        kwargs.setdefault("pool_pre_ping", True)
+        # No pool_pre_ping: it costs a round trip per transaction. A connection that died
+        # with a server restart fails its first statement, SQLAlchemy invalidates it, and
+        # run_transaction retries the whole transaction on a fresh one.
     try:
         engine = sa.create_engine(url, connect_args=connect_args, **kwargs)
     except ModuleNotFoundError as error:

@@ -136,6 +136,12 @@ class SQLStorage(Storage):
             raise
         self._is_postgres = engine.dialect.name == "postgresql"
         self._write_engine = engine.execution_options(**{WRITE_OPTION: True})
+        # PostgreSQL reads run at READ COMMITTED, where every statement takes its own
+        # snapshot anyway; autocommit spares a BEGIN and a COMMIT round trip per read.
+        # SQLite keeps its BEGIN: there a transaction is what gives reads one snapshot.
+        self._read_engine = (
+            engine.execution_options(isolation_level="AUTOCOMMIT") if self._is_postgres else engine
+        )
         return engine
 
     def __repr__(self) -> str:
@@ -163,7 +169,7 @@ class SQLStorage(Storage):
     # -- plumbing --------------------------------------------------------------------------
 
     def _read(self, work: Callable[[Connection], T]) -> T:
-        return run_transaction(self._engine, work)
+        return run_transaction(self._read_engine, work)
 
     def _write(self, work: Callable[[Connection], T]) -> T:
         return run_transaction(self._write_engine, work)
@@ -489,6 +495,8 @@ class SQLStorage(Storage):
         report_rows = self._intermediate_rows(0, template.intermediate_values)
 
         def work(conn: Connection) -> tuple[int, int, Any, Any]:
+            if self._is_postgres and not state.is_finished():
+                _skip_commit_flush(conn)
             # Taking the number and inserting the trial in one transaction, with the counter
             # row locked by the UPDATE, keeps numbers unique and contiguous.
             counter = conn.execute(
@@ -543,7 +551,23 @@ class SQLStorage(Storage):
     def claim_waiting_trial(self, study_id: int) -> FrozenTrial | None:
         t = m.trials
 
+        def anything_waiting(conn: Connection) -> bool:
+            waiting = sa.select(t.c.trial_id).where(
+                t.c.study_id == study_id, t.c.state == TrialState.WAITING.value
+            )
+            if conn.execute(waiting.limit(1)).first() is not None:
+                return True
+            self._check_study(conn, study_id)
+            return False
+
+        # Almost every ask finds nothing queued: a read (no write lock, no commit to flush)
+        # answers that, and only a likely claim pays for a write transaction.
+        if not self._read(anything_waiting):
+            return None
+
         def work(conn: Connection) -> FrozenTrial | None:
+            if self._is_postgres:
+                _skip_commit_flush(conn)
             oldest = (
                 sa.select(t.c.trial_id)
                 .where(t.c.study_id == study_id, t.c.state == TrialState.WAITING.value)
@@ -631,10 +655,10 @@ class SQLStorage(Storage):
             self._upsert(conn, m.trial_intermediate_values, ("trial_id", "step"), report_rows)
             self._upsert(conn, m.trial_user_attrs, ("trial_id", "key"), user_rows)
             self._upsert(conn, m.trial_system_attrs, ("trial_id", "key"), system_rows)
-            if value_rows is not None:
-                conn.execute(sa.delete(m.trial_values).where(m.trial_values.c.trial_id == trial_id))
-                if value_rows:
-                    conn.execute(sa.insert(m.trial_values), value_rows)
+            if value_rows:
+                # Values are written once, when the trial finishes; an upsert keeps this one
+                # statement.
+                self._upsert(conn, m.trial_values, ("trial_id", "objective"), value_rows)
 
         self._write(work)
 
@@ -837,3 +861,14 @@ class SQLStorage(Storage):
             return count
 
         return self._read(work)
+
+
+def _skip_commit_flush(conn: Connection) -> None:
+    """Let this PostgreSQL transaction commit without waiting for its WAL flush.
+
+    Used only where a trial starts (created or claimed RUNNING). A crash of the server
+    itself within a fraction of a second could forget such a start, never a finished trial:
+    WAL is flushed in order, so the commit that finishes a trial flushes every start before
+    it. It halves the fsync waits per trial.
+    """
+    conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")

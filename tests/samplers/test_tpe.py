@@ -1,0 +1,433 @@
+from __future__ import annotations
+
+import copy
+import math
+import pickle
+from typing import Any
+
+import numpy as np
+import pytest
+
+import hyperdial
+from hyperdial import FrozenTrial, TrialState
+from hyperdial._frozen import StudyDirection
+from hyperdial.exceptions import InvalidValueError
+from hyperdial.samplers import RandomSampler
+from hyperdial.samplers._tpe import TPESampler, default_gamma
+from hyperdial.samplers._tpe._groups import GroupDecomposition, decompose
+from hyperdial.samplers._tpe._observations import snap
+from hyperdial.samplers._tpe._parzen import Dim, Kind, ParzenEstimator
+from hyperdial.samplers._tpe._split import split_trials
+from hyperdial.space import Categorical, Distribution, Float, Int
+from hyperdial.testing.samplers import DISTRIBUTIONS, SamplerCase, SamplerConformance
+
+# -- the conformance suite ---------------------------------------------------------------------
+
+CASES = [
+    SamplerCase("default", lambda seed, space: TPESampler(seed=seed)),
+    SamplerCase("short-startup", lambda seed, space: TPESampler(n_startup_trials=3, seed=seed)),
+    SamplerCase(
+        "univariate",
+        lambda seed, space: TPESampler(multivariate=False, n_startup_trials=3, seed=seed),
+    ),
+    SamplerCase(
+        "one-joint-model",
+        lambda seed, space: TPESampler(group=False, n_startup_trials=3, seed=seed),
+    ),
+    SamplerCase(
+        "hyperopt-bandwidth",
+        lambda seed, space: TPESampler(bandwidth="hyperopt", n_startup_trials=3, seed=seed),
+    ),
+]
+
+
+class TestConformance(SamplerConformance):
+    @pytest.fixture(params=CASES, ids=[case.name for case in CASES])
+    def sampler_factory(self, request: pytest.FixtureRequest) -> SamplerCase:
+        return request.param  # type: ignore[no-any-return]
+
+
+# -- options --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"gamma": 0.0}, "gamma must be a callable"),
+        ({"gamma": 1.5}, "gamma must be a callable"),
+        ({"gamma": True}, "gamma must be a callable"),
+        ({"gamma": "0.1"}, "gamma must be a callable"),
+        ({"prior_weight": 0.0}, "prior_weight must be a finite number > 0"),
+        ({"prior_weight": -1.0}, "prior_weight must be a finite number > 0"),
+        ({"prior_weight": math.inf}, "prior_weight must be a finite number > 0"),
+        ({"prior_weight": "1"}, "prior_weight must be a finite number > 0"),
+        ({"n_ei_candidates": 0}, "n_ei_candidates must be an integer >= 1"),
+        ({"n_ei_candidates": 2.5}, "n_ei_candidates must be an integer >= 1"),
+        ({"n_startup_trials": -1}, "n_startup_trials must be an integer >= 0"),
+        ({"n_startup_trials": True}, "n_startup_trials must be an integer >= 0"),
+        ({"multivariate": 1}, "multivariate must be True or False"),
+        ({"group": None}, "group must be True or False"),
+        ({"constant_liar": "yes"}, "constant_liar must be True or False"),
+        ({"bandwidth": "silverman"}, "bandwidth must be 'scott', 'hyperopt' or a number > 0"),
+        ({"bandwidth": 0.0}, "bandwidth must be 'scott', 'hyperopt' or a number > 0"),
+        ({"bandwidth": math.nan}, "bandwidth must be 'scott', 'hyperopt' or a number > 0"),
+        ({"seed": -3}, "seed must be a non-negative integer"),
+    ],
+)
+def test_invalid_options_are_rejected(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(InvalidValueError, match=message):
+        TPESampler(**kwargs)
+
+
+def test_options_are_stored_under_their_names_and_shown_in_repr() -> None:
+    sampler = TPESampler(
+        gamma=0.2,
+        prior_weight=2.0,
+        n_ei_candidates=8,
+        n_startup_trials=4,
+        multivariate=False,
+        group=False,
+        constant_liar=False,
+        bandwidth=0.3,
+        seed=5,
+    )
+    assert sampler.gamma == 0.2
+    assert sampler.prior_weight == 2.0
+    assert sampler.n_ei_candidates == 8
+    assert sampler.n_startup_trials == 4
+    assert sampler.multivariate is False
+    assert sampler.group is False
+    assert sampler.constant_liar is False
+    assert sampler.bandwidth == 0.3
+    assert sampler.seed == 5
+    text = repr(sampler)
+    assert text.startswith("TPESampler(")
+    for part in ("gamma=0.2", "n_startup_trials=4", "bandwidth=0.3", "seed=5"):
+        assert part in text
+
+
+def test_gamma_callable_must_return_an_integer() -> None:
+    study = hyperdial.create_study(
+        sampler=TPESampler(gamma=lambda n: 0.5, n_startup_trials=2, seed=0)  # type: ignore[arg-type,return-value]
+    )
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2, show_progress_bar=False)
+    with pytest.raises(InvalidValueError, match="must return an integer"):
+        study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1, show_progress_bar=False)
+
+
+def test_default_gamma() -> None:
+    assert [default_gamma(n) for n in (0, 1, 10, 11, 100, 249, 250, 10_000)] == [
+        0, 1, 1, 2, 10, 25, 25, 25
+    ]  # fmt: skip
+
+
+# -- behaviour on a study -------------------------------------------------------------------------
+
+
+def _branin(trial: hyperdial.Trial) -> float:
+    x = trial.suggest_float("x", -5.0, 10.0)
+    y = trial.suggest_float("y", 0.0, 15.0)
+    b, c, t = 5.1 / (4 * math.pi**2), 5 / math.pi, 1 / (8 * math.pi)
+    return (y - b * x * x + c * x - 6) ** 2 + 10 * (1 - t) * math.cos(x) + 10
+
+
+def _conditional(trial: hyperdial.Trial) -> float:
+    family = trial.suggest_categorical("family", ["linear", "tree", "mlp"])
+    if family == "linear":
+        c = trial.suggest_float("c", 1e-3, 1e3, log=True)
+        return 1.5 + abs(math.log10(c) - 1.0)
+    if family == "tree":
+        depth = trial.suggest_int("depth", 1, 30)
+        return 1.0 + abs(depth - 17) / 10
+    n_layers = trial.suggest_int("n_layers", 1, 3)
+    lr = trial.suggest_float("lr", 1e-5, 1e-1, log=True)
+    units = [trial.suggest_int(f"units_{i}", 4, 256, log=True) for i in range(n_layers)]
+    return (
+        abs(math.log10(lr) + 2.5) / 2
+        + sum(abs(math.log2(u) - 6) for u in units) / 4
+        + abs(n_layers - 2) / 4
+    )
+
+
+def _mixed(trial: hyperdial.Trial) -> float:
+    n = trial.suggest_int("n", 0, 100)
+    m = trial.suggest_int("m", 1, 1024, log=True)
+    k = trial.suggest_int("k", 0, 60, step=5)
+    q = trial.suggest_float("q", 0.0, 1.0, step=0.05)
+    kind = trial.suggest_categorical("kind", ["a", "b", "c", "d", "e"])
+    flag = trial.suggest_categorical("flag", [True, False])
+    return (
+        ((n - 63) / 20) ** 2
+        + (math.log2(m) - 7) ** 2 / 4
+        + ((k - 35) / 20) ** 2
+        + (q - 0.3) ** 2 * 4
+        + (0.0 if kind == "d" else 1.5)
+        + (0.0 if flag else 0.5)
+    )
+
+
+_BRANIN_MIN = 0.397887
+
+
+def _mean_regret(sampler_factory: Any, objective: Any, optimum: float) -> float:
+    regrets = []
+    for seed in range(5):
+        study = hyperdial.create_study(sampler=sampler_factory(seed))
+        study.optimize(objective, n_trials=60, show_progress_bar=False)
+        regrets.append(study.best_value - optimum)
+    return float(np.mean(regrets))
+
+
+@pytest.mark.parametrize(
+    ("objective", "optimum", "margin"),
+    [(_branin, _BRANIN_MIN, 0.6), (_conditional, 0.0, 0.7), (_mixed, 0.0, 0.4)],
+    ids=["branin", "conditional", "mixed-int-categorical"],
+)
+def test_beats_random_search(objective: Any, optimum: float, margin: float) -> None:
+    tpe = _mean_regret(lambda s: TPESampler(seed=s), objective, optimum)
+    rand = _mean_regret(lambda s: RandomSampler(seed=s), objective, optimum)
+    # Clearly better: on average a fraction of random search's distance to the optimum.
+    assert tpe < margin * rand, (tpe, rand)
+
+
+@pytest.mark.parametrize("multivariate", [True, False])
+def test_model_from_the_first_trial_with_every_trial_good(multivariate: bool) -> None:
+    # gamma=1.0 leaves g(x) with no observation: the prior alone.
+    sampler = TPESampler(n_startup_trials=0, gamma=1.0, multivariate=multivariate, seed=0)
+    study = hyperdial.create_study(sampler=sampler)
+    study.optimize(_mixed, n_trials=6, show_progress_bar=False)
+    assert all(t.state == TrialState.COMPLETE for t in study.trials)
+    assert [t.system_attrs["sampler"] for t in study.trials] == ["TPE-startup"] + ["TPE"] * 5
+
+
+def test_same_seed_same_trials_and_records_which_algorithm_proposed_them() -> None:
+    runs = []
+    for _ in range(2):
+        study = hyperdial.create_study(sampler=TPESampler(n_startup_trials=5, seed=3))
+        study.optimize(_conditional, n_trials=20, show_progress_bar=False)
+        runs.append([(t.params, t.value) for t in study.trials])
+    assert runs[0] == runs[1]
+    labels = [t.system_attrs.get("sampler") for t in study.trials]
+    assert labels == ["TPE-startup"] * 5 + ["TPE"] * 15
+
+
+def test_startup_trials_follow_a_sobol_design() -> None:
+    from scipy.stats import qmc
+
+    space = {f"u{i}": Float(0.0, 1.0) for i in range(3)}
+
+    def objective(trial: hyperdial.Trial) -> float:
+        return sum(trial.suggest(name, dist) for name, dist in space.items())
+
+    def points(sampler: Any) -> np.ndarray:
+        study = hyperdial.create_study(sampler=sampler)
+        study.optimize(objective, n_trials=32, show_progress_bar=False)
+        return np.array([[t.params[n] for n in space] for t in study.trials])
+
+    sobol = qmc.discrepancy(points(TPESampler(n_startup_trials=100, seed=0)))
+    random = min(qmc.discrepancy(points(RandomSampler(seed=s))) for s in range(3))
+    assert sobol < random
+
+
+@pytest.mark.parametrize("dist_id", list(DISTRIBUTIONS))
+def test_model_based_values_stay_in_their_distribution(dist_id: str) -> None:
+    dist = DISTRIBUTIONS[dist_id]
+
+    def objective(trial: hyperdial.Trial) -> float:
+        value = trial.suggest("p", dist)
+        other = trial.suggest_float("x", 0.0, 1.0)
+        return dist.to_unit(dist.to_internal(value)) + other
+
+    study = hyperdial.create_study(sampler=TPESampler(n_startup_trials=3, seed=1))
+    study.optimize(objective, n_trials=25, show_progress_bar=False)
+    for trial in study.trials:
+        value = trial.params["p"]
+        assert dist.contains_value(value), (dist, value)
+        if isinstance(dist, Categorical):
+            index = dist.index_of(value)
+            assert index is not None and type(value) is type(dist.choices[index])
+        else:
+            assert type(value) is (int if isinstance(dist, Int) else float)
+
+
+def test_copies_for_parallel_workers_propose_different_points() -> None:
+    sampler = TPESampler(n_startup_trials=4, seed=0)
+    study = hyperdial.create_study(sampler=sampler)
+    study.optimize(_branin, n_trials=12, show_progress_bar=False)
+    copies = [copy.deepcopy(sampler), pickle.loads(pickle.dumps(sampler))]
+    views = [hyperdial.load_study(study_name=study.study_name, storage=study.storage, sampler=c)
+             for c in copies]  # fmt: skip
+    trials = [view.ask() for view in views]
+    points = [(t.suggest_float("x", -5.0, 10.0), t.suggest_float("y", 0.0, 15.0)) for t in trials]
+    assert points[0] != points[1]
+
+
+# -- constant liar --------------------------------------------------------------------------------
+
+
+def _spread_of_new_proposals(constant_liar: bool, seed: int) -> float:
+    """Mean distance of proposals from the running trials sitting on the incumbent."""
+    sampler = TPESampler(n_startup_trials=5, constant_liar=constant_liar, seed=seed)
+    study = hyperdial.create_study(sampler=sampler)
+    space = {"x": Float(0.0, 1.0), "y": Float(0.0, 1.0)}
+
+    def objective(trial: hyperdial.Trial) -> float:
+        x, y = trial.suggest("x", space["x"]), trial.suggest("y", space["y"])
+        return (x - 0.3) ** 2 + (y - 0.6) ** 2
+
+    study.optimize(objective, n_trials=30, show_progress_bar=False)
+    best = study.best_params
+    # Workers busy at the incumbent: RUNNING trials whose parameters are stored.
+    for _ in range(6):
+        study.enqueue_trial(best)
+        study.ask(space)
+    distances = []
+    for _ in range(8):
+        trial = study.ask(space)  # stays RUNNING, so later asks see it too
+        distances.append(math.dist((trial.params["x"], trial.params["y"]), (best["x"], best["y"])))
+    return float(np.mean(distances))
+
+
+def test_constant_liar_spreads_proposals_around_running_trials() -> None:
+    with_liar = np.mean([_spread_of_new_proposals(True, s) for s in range(3)])
+    without = np.mean([_spread_of_new_proposals(False, s) for s in range(3)])
+    assert with_liar > 1.5 * without, (with_liar, without)
+
+
+# -- splitting ------------------------------------------------------------------------------------
+
+
+def _finished(
+    number: int, state: TrialState, value: float | None, steps: dict[int, float] | None = None
+) -> FrozenTrial:
+    return FrozenTrial(
+        number=number,
+        trial_id=number,
+        state=state,
+        values=None if value is None else [value],
+        intermediate_values=steps or {},
+    )
+
+
+def test_pruned_trials_rank_below_every_trial_that_got_further() -> None:
+    trials = [
+        _finished(0, TrialState.COMPLETE, 5.0, {0: 9.0, 1: 5.0}),
+        _finished(1, TrialState.PRUNED, 0.1, {0: 0.1}),  # stopped early, however good
+        _finished(2, TrialState.PRUNED, 3.0, {0: 4.0, 1: 3.0, 2: 3.0}),
+        _finished(3, TrialState.COMPLETE, 7.0),
+        _finished(4, TrialState.PRUNED, 2.0, {0: 3.0, 1: 2.0, 2: 2.0}),
+        _finished(5, TrialState.PRUNED, None),  # no report at all: last
+        _finished(6, TrialState.FAIL, None),  # ignored
+        _finished(7, TrialState.RUNNING, None),  # ignored (the sampler lies about it)
+        _finished(8, TrialState.PRUNED, math.nan, {0: 1.0, 2: math.nan}),
+    ]
+    good, bad = split_trials(trials, StudyDirection.MINIMIZE, gamma=lambda n: 3)
+    assert [t.number for t in good] == [0, 3, 4]
+    # Step 2 (by the value reported there, NaN last), then step 0, then no report.
+    assert [t.number for t in bad] == [2, 8, 1, 5]
+
+
+def test_split_follows_the_direction() -> None:
+    trials = [_finished(i, TrialState.COMPLETE, float(v)) for i, v in enumerate([3, 1, 2, 5])]
+    good, _ = split_trials(trials, StudyDirection.MAXIMIZE, gamma=0.5)
+    assert [t.number for t in good] == [3, 0]
+    good, _ = split_trials(trials, StudyDirection.MINIMIZE, gamma=0.5)
+    assert [t.number for t in good] == [1, 2]
+
+
+# -- groups ---------------------------------------------------------------------------------------
+
+
+def test_group_decomposition() -> None:
+    sets = [
+        {"family", "c"},
+        {"family", "depth"},
+        {"family", "n_layers", "lr", "units_0"},
+        {"family", "n_layers", "lr", "units_0", "units_1"},
+    ]
+    groups = [sorted(g) for g in decompose(sets)]
+    assert sorted(groups) == [
+        ["c"], ["depth"], ["family"], ["lr", "n_layers", "units_0"], ["units_1"]
+    ]  # fmt: skip
+    # Every trial's set is a union of whole groups, whatever the order.
+    reordered = [sorted(g) for g in decompose(reversed(sets))]
+    assert sorted(reordered) == sorted(groups)
+    for names in sets:
+        assert all(set(g) <= names or not set(g) & names for g in groups)
+
+
+def test_group_decomposition_keeps_parameters_that_always_occur_together() -> None:
+    groups = GroupDecomposition()
+    for _ in range(3):
+        groups.add({"x", "y", "z"})
+    groups.add(set())
+    assert [sorted(g) for g in groups.groups] == [["x", "y", "z"]]
+
+
+def test_conditional_groups_are_modelled_jointly() -> None:
+    sampler = TPESampler(n_startup_trials=5, seed=0)
+    study = hyperdial.create_study(sampler=sampler)
+    study.optimize(_conditional, n_trials=25, show_progress_bar=False)
+    groups = {frozenset(g) for g in sampler._observations[study.study_name].groups.groups}
+    assert frozenset({"c"}) in groups and frozenset({"depth"}) in groups
+    assert frozenset({"family"}) in groups
+    labels = {t.system_attrs["sampler"] for t in study.trials[5:]}
+    assert labels == {"TPE"}
+
+
+# -- changing spaces ------------------------------------------------------------------------------
+
+
+def test_search_space_changing_mid_study() -> None:
+    def objective(trial: hyperdial.Trial) -> float:
+        late = trial.number >= 12
+        x = trial.suggest_float("x", 0.0, 10.0 if late else 1.0)
+        n = trial.suggest_int("n", 1, 4 if late else 8)  # narrowed
+        kind = trial.suggest_categorical("kind", ["a", "b", "new"] if late else ["a", "b"])
+        return abs(x - 6.0) + n + (0.0 if kind == "new" else 3.0)
+
+    study = hyperdial.create_study(sampler=TPESampler(n_startup_trials=5, seed=0))
+    study.optimize(objective, n_trials=45, show_progress_bar=False)
+    late = study.trials[12:]
+    assert all(t.state == TrialState.COMPLETE for t in study.trials)
+    for trial in late:
+        for name, value in trial.params.items():
+            assert trial.distributions[name].contains_value(value)
+    assert any(t.params["x"] > 1.0 for t in late)
+    assert any(t.params["kind"] == "new" for t in late)
+    assert study.best_value < 4.0
+
+
+# -- the Parzen estimator -------------------------------------------------------------------------
+
+
+def test_parzen_density_integrates_to_one_with_missing_values() -> None:
+    rng = np.random.default_rng(0)
+    observations = rng.random((9, 2))
+    observations[3, 1] = np.nan
+    for rule in ("scott", "hyperopt", 0.3):
+        estimator = ParzenEstimator(
+            observations, [Dim(Kind.CONTINUOUS)] * 2, prior_weight=1.0, bandwidth=rule
+        )
+        grid = (np.arange(200) + 0.5) / 200
+        points = np.stack(np.meshgrid(grid, grid), axis=-1).reshape(-1, 2)
+        integral = np.exp(estimator.log_pdf(points, points, points)).mean()
+        assert integral == pytest.approx(1.0, abs=1e-3), rule
+
+
+def test_parzen_masses_sum_to_one_over_discrete_and_categorical_values() -> None:
+    dists: list[Distribution] = [Int(1, 64, log=True), Categorical(["a", "b", "c", "d"])]
+    observations = np.array([[0.3, 1.0], [0.35, 1.0], [0.9, 3.0], [np.nan, 0.0]])
+    estimator = ParzenEstimator(
+        observations,
+        [Dim(Kind.DISCRETE, 64), Dim(Kind.CATEGORICAL, 4)],
+        prior_weight=1.0,
+        bandwidth="scott",
+    )
+    int_dist = dists[0]
+    units = np.array([int_dist.to_unit(v) for v in range(1, 65)])
+    points = np.array([[u, c] for u in units for c in range(4)])
+    x, low, high = snap(dists, points)
+    np.testing.assert_allclose(x[:, 0], points[:, 0])
+    total = np.exp(estimator.log_pdf(x, low, high)).sum()
+    assert total == pytest.approx(1.0, abs=1e-9)
