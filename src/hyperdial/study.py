@@ -177,21 +177,21 @@ class Study:
             >>> trial = study.ask({"x": hyperdial.space.Float(-10, 10)})  # doctest: +SKIP
             >>> study.tell(trial, (trial.params["x"] - 2) ** 2)  # doctest: +SKIP
         """
-        frozen = self._storage.claim_waiting_trial(self._study_id)
-        while frozen is None:
-            # Checked after the claim: a sampler that works through queued trials (the grid)
-            # is done only when none is left to claim, which no other worker can race.
+        frozen: FrozenTrial | None
+        if not self.sampler.queued_trials_only:
             if self.sampler.is_exhausted(self.view):
-                raise SearchSpaceExhausted(
-                    f"{self.sampler!r} has nothing left to propose in study "
-                    f"{self.study_name!r}: every point has been tried or is running."
-                )
-            if not self.sampler.queued_trials_only:
-                frozen = self._storage.create_trial(
-                    self._study_id, TrialTemplate(system_attrs={"worker": worker_id()})
-                )
-            else:
-                # Points are left (or were just queued): claim one, never make a new trial.
+                raise self._exhausted()
+            frozen = self._storage.start_trial(
+                self._study_id, TrialTemplate(system_attrs={"worker": worker_id()})
+            )
+        else:
+            # A sampler that works only through queued trials (the grid) is done when none
+            # is left to claim, which no other worker can race. is_exhausted may queue the
+            # points on first use, so it is asked before each new claim.
+            frozen = self._storage.claim_waiting_trial(self._study_id)
+            while frozen is None:
+                if self.sampler.is_exhausted(self.view):
+                    raise self._exhausted()
                 frozen = self._storage.claim_waiting_trial(self._study_id)
         trial = Trial(self, frozen)
         for name, distribution in (fixed_distributions or {}).items():
@@ -199,6 +199,12 @@ class Study:
         if fixed_distributions:
             trial._flush()
         return trial
+
+    def _exhausted(self) -> SearchSpaceExhausted:
+        return SearchSpaceExhausted(
+            f"{self.sampler!r} has nothing left to propose in study {self.study_name!r}: "
+            "every point has been tried or is running."
+        )
 
     def tell(
         self,

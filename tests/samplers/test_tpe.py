@@ -262,6 +262,33 @@ def test_copies_for_parallel_workers_propose_different_points() -> None:
     assert points[0] != points[1]
 
 
+class _FilteringPruner(hyperdial.pruners.Pruner):
+    """Lets samplers learn from a subset of the trials: odd numbers, or the first ten."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def prune(self, study: Any, trial: FrozenTrial) -> bool:
+        return False
+
+    def trials_for_sampler(self, study: Any, trial: FrozenTrial, trials: Any) -> list[FrozenTrial]:
+        self.calls += 1
+        if self.calls % 3 == 0:
+            return [t for t in trials if t.number < 10]
+        if self.calls % 3 == 1:
+            return [t for t in trials if t.number % 2]
+        return list(trials)
+
+
+def test_trials_filtered_for_the_sampler_are_respected() -> None:
+    pruner = _FilteringPruner()
+    study = hyperdial.create_study(sampler=TPESampler(n_startup_trials=4, seed=0), pruner=pruner)
+    study.optimize(_branin, n_trials=40, show_progress_bar=False)
+    assert pruner.calls > 0
+    assert all(t.state == TrialState.COMPLETE for t in study.trials)
+    assert study.best_value < 5.0
+
+
 # -- constant liar --------------------------------------------------------------------------------
 
 

@@ -151,6 +151,14 @@ class Storage(ABC):
             The claimed trial, or None if no trial is waiting.
         """
 
+    def start_trial(self, study_id: int, template: TrialTemplate | None = None) -> FrozenTrial:
+        """Claim the oldest WAITING trial, else create a RUNNING one from ``template``.
+
+        What ``ask`` calls. Backends may do both in one transaction; the default is
+        :meth:`claim_waiting_trial` then :meth:`create_trial`.
+        """
+        return self.claim_waiting_trial(study_id) or self.create_trial(study_id, template)
+
     @abstractmethod
     def update_trial(
         self,

@@ -357,6 +357,28 @@ class StorageConformance:
         assert storage.claim_waiting_trial(b) is None
         assert storage.claim_waiting_trial(a) is not None
 
+    def test_start_trial_claims_waiting_before_creating(
+        self, storage: Storage, study_id: int
+    ) -> None:
+        queued = storage.create_trial(
+            study_id, TrialTemplate(state=TrialState.WAITING, system_attrs={"q": 1})
+        )
+        template = TrialTemplate(system_attrs={"worker": "w"})
+        claimed = storage.start_trial(study_id, template)
+        assert claimed.trial_id == queued.trial_id
+        assert claimed.state == TrialState.RUNNING
+        assert claimed.system_attrs == {"q": 1}
+        created = storage.start_trial(study_id, template)
+        assert created.number == 1
+        assert created.state == TrialState.RUNNING
+        assert created.system_attrs == {"worker": "w"}
+        assert created.datetime_start is not None
+        assert storage.get_trial(created.trial_id).system_attrs == {"worker": "w"}
+
+    def test_start_trial_in_missing_study_raises(self, storage: Storage) -> None:
+        with pytest.raises(StudyNotFoundError):
+            storage.start_trial(12345)
+
     # -- updating trials -------------------------------------------------------------------
 
     def test_update_trial_params(self, storage: Storage, study_id: int) -> None:

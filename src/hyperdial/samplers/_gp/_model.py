@@ -231,7 +231,12 @@ class _MapObjective:
             return _FAILED_LOSS, np.zeros_like(theta)
         chol, _ = result
         alpha = scipy.linalg.cho_solve((chol, True), self.y, check_finite=False)
-        inv = scipy.linalg.cho_solve((chol, True), np.eye(n), check_finite=False)
+        # K^-1 from the Cholesky factor (LAPACK potri fills the lower triangle).
+        inv, info = scipy.linalg.lapack.dpotri(chol, lower=1)
+        if info != 0:
+            inv = scipy.linalg.cho_solve((chol, True), np.eye(n), check_finite=False)
+        else:
+            inv = np.tril(inv) + np.tril(inv, -1).T
         # (M1), data part.
         loss = 0.5 * float(self.y @ alpha) + float(np.log(np.diag(chol)).sum()) + 0.5 * n * _LOG_2PI
         w = np.outer(alpha, alpha) - inv  # (M2): dL/dtheta_i = -1/2 sum(W * dK/dtheta_i)
@@ -289,13 +294,14 @@ def fit_gp(
     rng: np.random.Generator,
     warm_starts: Sequence[Hyperparameters] = (),
     n_random_starts: int = 2,
+    explore: bool = True,
     max_iter: int = 200,
 ) -> GPModel:
     """Fit the hyperparameters by MAP with multi-start L-BFGS-B and return the model.
 
-    Starts are the ``warm_starts`` (usually the previous fit), the prior's centre and
-    ``n_random_starts`` draws from the prior; the lowest loss (M1) wins. If every start
-    fails, the prior's centre is used as is.
+    Starts are the ``warm_starts`` (usually the previous fit) and, with ``explore`` (or
+    without warm starts), the prior's centre and ``n_random_starts`` draws from the prior;
+    the lowest loss (M1) wins. If every start fails, the prior's centre is used as is.
 
     Args:
         x: Inputs, shape ``(n, d)``.
@@ -305,6 +311,8 @@ def fit_gp(
         rng: Source of the random starts.
         warm_starts: Previous hyperparameters to start from.
         n_random_starts: How many starts to draw from the prior.
+        explore: Also start from the prior (centre and draws), not only from
+            ``warm_starts``.
         max_iter: L-BFGS-B iterations per start.
     """
     dim = x.shape[1]
@@ -315,8 +323,9 @@ def fit_gp(
     upper = np.array([b[1] for b in bounds])
     starts = [h.to_vector(not deterministic) for h in warm_starts]
     starts = [s for s in starts if s.shape == lower.shape and np.all(np.isfinite(s))]
-    starts.append(objective.prior_center())
-    starts.extend(objective.prior_draw(rng) for _ in range(n_random_starts))
+    if explore or not starts:
+        starts.append(objective.prior_center())
+        starts.extend(objective.prior_draw(rng) for _ in range(n_random_starts))
 
     best_theta, best_loss = objective.prior_center(), math.inf
     for start in starts:

@@ -132,18 +132,23 @@ def optimize_acqf(
     """
     m = max(0, math.ceil(math.log2(max(1, n_candidates))))
     sobol = qmc.Sobol(space.dim, scramble=True, seed=rng)
-    candidates = [space.from_unit_cube(sobol.random_base2(m))]
+    pools = [space.from_unit_cube(sobol.random_base2(m))]
     if incumbents.shape[0]:
-        candidates.append(space.perturb(incumbents, max(64, n_candidates // 4), rng))
-        candidates.append(space.snap(incumbents))
-    x = np.vstack(candidates)
-    scores = _evaluate(acqf, x)
-
-    # The best distinct screening points start the local stages.
-    order = np.argsort(-scores, kind="stable")
-    _, first = np.unique(x[order], axis=0, return_index=True)
-    chosen = order[np.sort(first)[:n_local_starts]]
-    starts, values = x[chosen], scores[chosen]
+        local = space.perturb(incumbents, max(64, n_candidates // 4), rng)
+        pools.append(np.vstack([local, space.snap(incumbents)]))
+    # The best distinct points of each pool start the local stages: near the incumbents
+    # is usually where EI peaks, but a distant mode found by the global pool is refined
+    # as well rather than crowded out.
+    chosen_x, chosen_values = [], []
+    for k, pool in enumerate(pools):
+        scores = _evaluate(acqf, pool)
+        order = np.argsort(-scores, kind="stable")
+        _, first = np.unique(pool[order], axis=0, return_index=True)
+        n_pick = math.ceil(n_local_starts / len(pools)) if k == 0 else n_local_starts // 2
+        picked = order[np.sort(first)[: max(1, n_pick)]]
+        chosen_x.append(pool[picked])
+        chosen_values.append(scores[picked])
+    starts, values = np.vstack(chosen_x), np.concatenate(chosen_values)
 
     for _ in range(_MAX_ROUNDS):
         starts, values = _gradient_ascent(acqf, space, starts, values)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,18 @@ FloatArray = NDArray[np.float64]
 # treat the trial as in flight before its parameters are stored.
 _PROPOSAL_KEY = "GPSampler:proposal"
 _N_INCUMBENTS = 5
+# A multi-start hyperparameter search after this many new observations; warm start only
+# in between.
+_EXPLORE_EVERY = 10
+
+
+@dataclass(frozen=True)
+class _Fit:
+    """Cached hyperparameters of one study and search space."""
+
+    n_trials: int  # observations of the fit
+    params: Hyperparameters
+    n_trials_explored: int  # observations at the last multi-start fit
 
 
 def _check_int(name: str, value: Any, minimum: int) -> int:
@@ -130,7 +143,7 @@ class GPSampler(Sampler):
         self._startup = QMCSampler(seed=self._seed)
         # Per (study, search space): the number of trials of the last fit and its
         # hyperparameters, to warm-start the next fit or reuse it while no trial finished.
-        self._fits: dict[tuple[str, tuple[str, ...]], tuple[int, Hyperparameters]] = {}
+        self._fits: dict[tuple[str, tuple[str, ...]], _Fit] = {}
         self._lock = threading.Lock()
 
     def __getstate__(self) -> dict[str, Any]:
@@ -209,8 +222,11 @@ class GPSampler(Sampler):
                 best = float(targets.max())
                 pending = self._pending_rows(trials, trial, encoded)
                 if pending is not None:
+                    # Kriging believer: pending trials are believed to return the posterior
+                    # mean, exactly; a believed value above the incumbent becomes it.
                     mean, _, _, _ = model.posterior(pending)
                     model = model.condition_on(pending, mean)
+                    best = max(best, float(mean.max()))
                 order = np.argsort(-targets, kind="stable")[:_N_INCUMBENTS]
                 row, value = optimize_acqf(
                     LogEI(model, best),
@@ -235,22 +251,28 @@ class GPSampler(Sampler):
         y: FloatArray,
     ) -> GPModel:
         key = (study.study_name, tuple(encoded.names))
+        n = x.shape[0]
         with self._lock:
             cached = self._fits.get(key)
-        if cached is not None and cached[0] == x.shape[0]:
+        if cached is not None and cached.n_trials == n:
             # No trial finished since the last fit: the same data, the same hyperparameters.
-            return GPModel(x, y, encoded.categorical, cached[1])
+            return GPModel(x, y, encoded.categorical, cached.params)
+        # Warm-started from the previous fit; a full multi-start search now and then (and
+        # on the first fit) lets the hyperparameters leave a mode the data have outgrown.
+        explore = cached is None or n >= cached.n_trials_explored + _EXPLORE_EVERY
         model = fit_gp(
             x,
             y,
             encoded.categorical,
             deterministic=self.deterministic_objective,
             rng=trial_rng(self._seed, trial.number, "GPSampler", "fit"),
-            warm_starts=[] if cached is None else [cached[1]],
-            n_random_starts=2 if cached is None else 0,
+            warm_starts=[] if cached is None else [cached.params],
+            n_random_starts=2,
+            explore=explore,
         )
+        explored = n if explore or cached is None else cached.n_trials_explored
         with self._lock:
-            self._fits[key] = (x.shape[0], model.params)
+            self._fits[key] = _Fit(n, model.params, explored)
         return model
 
     def _pending_rows(

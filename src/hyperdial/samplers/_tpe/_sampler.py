@@ -272,7 +272,9 @@ class TPESampler(Sampler):
         # are known and they are not visited again (trial numbers are contiguous from 0
         # unless a pruner filters the trials, in which case every trial is visited).
         contiguous = not trials or trials[-1].number == len(trials) - 1
-        start = observations.watermark if contiguous else 0
+        start = (
+            observations.watermark if contiguous and observations.watermark <= len(trials) else 0
+        )
         if start and fingerprint(trials[start - 1]) != observations.watermark_id:
             # Another study of the same name (in a new storage): start again.
             del self._observations[study.study_name]
@@ -282,7 +284,7 @@ class TPESampler(Sampler):
         row_of = observations.row_of
         complete, pruned, run = TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING
         liar = self.constant_liar
-        advancing = contiguous
+        advancing = contiguous and start == observations.watermark
         for index in range(start, len(trials)):
             other = trials[index]
             state = other.state

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import datetime
+import functools
 import json
 import os
 import weakref
@@ -104,6 +105,7 @@ class SQLStorage(Storage):
         self._engine_kwargs = dict(engine_kwargs or {})
         self._cache = TrialCache()
         self._distributions: dict[str, Distribution] = {}
+        self._statements: dict[str, Any] = {}
         #: Rows of ``trials`` read by the last ``get_all_trials`` refresh (for tests).
         self._last_refresh_rows = 0
         self._parent_pools: list[sa.pool.Pool] = []
@@ -175,10 +177,20 @@ class SQLStorage(Storage):
         return run_transaction(self._write_engine, work)
 
     def _now_value(self) -> Any:
-        """The current time as a value for INSERT/UPDATE: the database clock on PostgreSQL."""
+        """The current time as a value for INSERT/UPDATE: the database clock on PostgreSQL.
+
+        On SQLite it is a ``now`` parameter that :meth:`_params` fills in at execution, so
+        that statements using it can still be built once and cached.
+        """
         if self._is_postgres:
             return sa.func.timezone("utc", sa.func.now())
-        return sa.literal(_utcnow(), sa.DateTime())
+        return sa.bindparam("now", type_=sa.DateTime())
+
+    def _params(self, **params: Any) -> dict[str, Any]:
+        """Execution parameters, with the clock for SQLite statements that read ``now``."""
+        if not self._is_postgres:
+            params["now"] = _utcnow()
+        return params
 
     def now(self) -> datetime.datetime:
         if not self._is_postgres:
@@ -194,14 +206,29 @@ class SQLStorage(Storage):
     def _insert(self) -> Callable[[sa.Table], Any]:
         return postgresql.insert if self._is_postgres else sqlite.insert
 
+    def _statement(self, key: str, build: Callable[[], Any]) -> Any:
+        """Return the statement cached under ``key``, building it on first use.
+
+        Building a SQLAlchemy statement costs several times what executing a prepared one
+        does; the statements of ask and tell are built once per storage.
+        """
+        stmt = self._statements.get(key)
+        if stmt is None:
+            stmt = self._statements[key] = build()
+        return stmt
+
     def _upsert(
         self, conn: Connection, table: sa.Table, keys: Sequence[str], rows: list[dict[str, Any]]
     ) -> None:
         if not rows:
             return
-        stmt = self._insert()(table)
-        updates = {c.name: stmt.excluded[c.name] for c in table.c if c.name not in keys}
-        conn.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=updates), rows)
+
+        def build() -> Any:
+            stmt = self._insert()(table)
+            updates = {c.name: stmt.excluded[c.name] for c in table.c if c.name not in keys}
+            return stmt.on_conflict_do_update(index_elements=list(keys), set_=updates)
+
+        conn.execute(self._statement(f"upsert:{table.name}", build), rows)
 
     @staticmethod
     def _study_exists(conn: Connection, study_id: int) -> bool:
@@ -233,9 +260,7 @@ class SQLStorage(Storage):
                 raise DuplicatedStudyError(f"A study named {study_name!r} already exists.")
             study_id = conn.execute(
                 sa.insert(m.studies)
-                .values(
-                    study_name=study_name, next_trial_number=0, datetime_create=self._now_value()
-                )
+                .values(study_name=study_name, next_trial_number=0, datetime_create=_utcnow())
                 .returning(m.studies.c.study_id)
             ).scalar_one()
             if directions:
@@ -484,58 +509,64 @@ class SQLStorage(Storage):
             rows.append(row)
         return rows
 
-    def create_trial(self, study_id: int, template: TrialTemplate | None = None) -> FrozenTrial:
-        template = template or TrialTemplate()
+    def _insert_trial(
+        self, conn: Connection, study_id: int, template: TrialTemplate, rows: _TemplateRows
+    ) -> FrozenTrial:
+        """Insert a trial with the study's next number, inside the caller's transaction."""
         state = template.state
-        # Serialise everything first: a bad value raises before anything is written.
-        user_rows = self._attr_rows(0, "trial user attribute", template.user_attrs)
-        system_rows = self._attr_rows(0, "trial system attribute", template.system_attrs)
-        param_rows = self._template_param_rows(0, template)
-        value_rows = self._value_rows(0, template.values or [])
-        report_rows = self._intermediate_rows(0, template.intermediate_values)
+        # Taking the number and inserting the trial in one transaction, with the counter
+        # row locked by the UPDATE, keeps numbers unique and contiguous.
+        studies = m.studies
+        counter = conn.execute(
+            self._statement(
+                "bump-number",
+                lambda: (
+                    sa.update(studies)
+                    .where(studies.c.study_id == sa.bindparam("sid"))
+                    .values(next_trial_number=studies.c.next_trial_number + 1)
+                    .returning(studies.c.next_trial_number)
+                ),
+            ),
+            {"sid": study_id},
+        ).scalar_one_or_none()
+        if counter is None:
+            raise StudyNotFoundError(f"No study with id {study_id}.")
+        started = state != TrialState.WAITING
+        finished = state.is_finished()
+        trials = m.trials
 
-        def work(conn: Connection) -> tuple[int, int, Any, Any]:
-            if self._is_postgres and not state.is_finished():
-                _skip_commit_flush(conn)
-            # Taking the number and inserting the trial in one transaction, with the counter
-            # row locked by the UPDATE, keeps numbers unique and contiguous.
-            counter = conn.execute(
-                sa.update(m.studies)
-                .where(m.studies.c.study_id == study_id)
-                .values(next_trial_number=m.studies.c.next_trial_number + 1)
-                .returning(m.studies.c.next_trial_number)
-            ).scalar_one_or_none()
-            if counter is None:
-                raise StudyNotFoundError(f"No study with id {study_id}.")
+        def build_insert() -> Any:
             now = self._now_value()
-            row = conn.execute(
-                sa.insert(m.trials)
+            return (
+                sa.insert(trials)
                 .values(
-                    study_id=study_id,
-                    number=counter - 1,
-                    state=state.value,
-                    datetime_start=None if state == TrialState.WAITING else now,
-                    datetime_complete=now if state.is_finished() else None,
+                    study_id=sa.bindparam("sid"),
+                    number=sa.bindparam("number"),
+                    state=sa.bindparam("state"),
+                    datetime_start=now if started else None,
+                    datetime_complete=now if finished else None,
                 )
-                .returning(
-                    m.trials.c.trial_id, m.trials.c.datetime_start, m.trials.c.datetime_complete
-                )
-            ).one()
-            trial_id = int(row.trial_id)
-            for table, rows in (
-                (m.trial_user_attrs, user_rows),
-                (m.trial_system_attrs, system_rows),
-                (m.trial_params, param_rows),
-                (m.trial_values, value_rows),
-                (m.trial_intermediate_values, report_rows),
-            ):
-                if rows:
-                    conn.execute(sa.insert(table), [{**r, "trial_id": trial_id} for r in rows])
-            return trial_id, int(counter) - 1, row.datetime_start, row.datetime_complete
+                .returning(trials.c.trial_id, trials.c.datetime_start, trials.c.datetime_complete)
+            )
 
-        trial_id, number, start, complete = self._write(work)
+        stmt = self._statement(f"insert-trial:{started}:{finished}", build_insert)
+        params = {"sid": study_id, "number": counter - 1, "state": state.value}
+        row = conn.execute(stmt, self._params(**params) if started else params).one()
+        trial_id = int(row.trial_id)
+        for table, table_rows in (
+            (m.trial_user_attrs, rows.user),
+            (m.trial_system_attrs, rows.system),
+            (m.trial_params, rows.params),
+            (m.trial_values, rows.values),
+            (m.trial_intermediate_values, rows.reports),
+        ):
+            if table_rows:
+                conn.execute(
+                    self._statement(f"insert:{table.name}", functools.partial(sa.insert, table)),
+                    [{**r, "trial_id": trial_id} for r in table_rows],
+                )
         return FrozenTrial(
-            number=number,
+            number=int(counter) - 1,
             trial_id=trial_id,
             state=state,
             values=copy.deepcopy(template.values),
@@ -544,9 +575,68 @@ class SQLStorage(Storage):
             user_attrs=copy.deepcopy(template.user_attrs),
             system_attrs=copy.deepcopy(template.system_attrs),
             intermediate_values=dict(template.intermediate_values),
-            datetime_start=start,
-            datetime_complete=complete,
+            datetime_start=row.datetime_start,
+            datetime_complete=row.datetime_complete,
         )
+
+    def create_trial(self, study_id: int, template: TrialTemplate | None = None) -> FrozenTrial:
+        template = template or TrialTemplate()
+        # Serialise everything first: a bad value raises before anything is written.
+        rows = _TemplateRows(self, template)
+
+        def work(conn: Connection) -> FrozenTrial:
+            if self._is_postgres and not template.state.is_finished():
+                _skip_commit_flush(conn)
+            return self._insert_trial(conn, study_id, template, rows)
+
+        return self._write(work)
+
+    def start_trial(self, study_id: int, template: TrialTemplate | None = None) -> FrozenTrial:
+        # Claim-or-create in one transaction: the common ask costs one write, not a read for
+        # the queue and then a write.
+        template = template or TrialTemplate()
+        rows = _TemplateRows(self, template)
+
+        def work(conn: Connection) -> FrozenTrial:
+            if self._is_postgres:
+                _skip_commit_flush(conn)
+            claimed = self._claim(conn, study_id)
+            return claimed or self._insert_trial(conn, study_id, template, rows)
+
+        return self._write(work)
+
+    def _claim(self, conn: Connection, study_id: int) -> FrozenTrial | None:
+        """Turn the oldest WAITING trial RUNNING inside the caller's transaction."""
+        t = m.trials
+
+        def build() -> Any:
+            oldest = (
+                sa.select(t.c.trial_id)
+                .where(t.c.study_id == sa.bindparam("sid"), t.c.state == TrialState.WAITING.value)
+                .order_by(t.c.number)
+                .limit(1)
+            )
+            if self._is_postgres:
+                # Concurrent claimers skip each other's locked row instead of queueing on
+                # it; SQLite needs nothing since BEGIN IMMEDIATE serialises writers.
+                oldest = oldest.with_for_update(skip_locked=True)
+            return (
+                sa.update(t)
+                .where(t.c.trial_id == oldest.scalar_subquery())
+                .where(t.c.state == TrialState.WAITING.value)
+                .values(
+                    state=TrialState.RUNNING.value,
+                    datetime_start=sa.func.coalesce(t.c.datetime_start, self._now_value()),
+                )
+                .returning(t.c.trial_id)
+            )
+
+        trial_id = conn.execute(
+            self._statement("claim", build), self._params(sid=study_id)
+        ).scalar_one_or_none()
+        if trial_id is None:
+            return None
+        return self._load_trials(conn, t.c.trial_id == trial_id)[0]
 
     def claim_waiting_trial(self, study_id: int) -> FrozenTrial | None:
         t = m.trials
@@ -560,38 +650,18 @@ class SQLStorage(Storage):
             self._check_study(conn, study_id)
             return False
 
-        # Almost every ask finds nothing queued: a read (no write lock, no commit to flush)
-        # answers that, and only a likely claim pays for a write transaction.
+        # Most calls find nothing queued: a read (no write lock, no commit to flush) answers
+        # that, and only a likely claim pays for a write transaction.
         if not self._read(anything_waiting):
             return None
 
         def work(conn: Connection) -> FrozenTrial | None:
             if self._is_postgres:
                 _skip_commit_flush(conn)
-            oldest = (
-                sa.select(t.c.trial_id)
-                .where(t.c.study_id == study_id, t.c.state == TrialState.WAITING.value)
-                .order_by(t.c.number)
-                .limit(1)
-            )
-            if self._is_postgres:
-                # Concurrent claimers skip each other's locked row instead of queueing on
-                # it; SQLite needs nothing since BEGIN IMMEDIATE serialises writers.
-                oldest = oldest.with_for_update(skip_locked=True)
-            trial_id = conn.execute(
-                sa.update(t)
-                .where(t.c.trial_id == oldest.scalar_subquery())
-                .where(t.c.state == TrialState.WAITING.value)
-                .values(
-                    state=TrialState.RUNNING.value,
-                    datetime_start=sa.func.coalesce(t.c.datetime_start, self._now_value()),
-                )
-                .returning(t.c.trial_id)
-            ).scalar_one_or_none()
-            if trial_id is None:
+            claimed = self._claim(conn, study_id)
+            if claimed is None:
                 self._check_study(conn, study_id)
-                return None
-            return self._load_trials(conn, t.c.trial_id == trial_id)[0]
+            return claimed
 
         return self._write(work)
 
@@ -635,20 +705,28 @@ class SQLStorage(Storage):
         def work(conn: Connection) -> None:
             # The state check and the state change are one UPDATE: of two workers finishing
             # the same trial, the second finds no unfinished row and writes nothing.
-            changes: dict[str, Any] = {"state": t.c.state}
+            def build() -> Any:
+                changes: dict[str, Any] = {"state": t.c.state}
+                if state is not None:
+                    changes["state"] = sa.bindparam("new_state")
+                    if state.is_finished():
+                        changes["datetime_complete"] = self._now_value()
+                    if state == TrialState.RUNNING:
+                        changes["datetime_start"] = sa.func.coalesce(
+                            t.c.datetime_start, self._now_value()
+                        )
+                return (
+                    sa.update(t)
+                    .where(t.c.trial_id == sa.bindparam("tid"), t.c.state.in_(_UNFINISHED))
+                    .values(changes)
+                )
+
+            variant = "none" if state is None else state.value
+            stmt = self._statement(f"update-trial:{variant}", build)
+            bound: dict[str, Any] = {"tid": trial_id}
             if state is not None:
-                changes["state"] = state.value
-                if state.is_finished():
-                    changes["datetime_complete"] = self._now_value()
-                if state == TrialState.RUNNING:
-                    changes["datetime_start"] = sa.func.coalesce(
-                        t.c.datetime_start, self._now_value()
-                    )
-            result = conn.execute(
-                sa.update(t)
-                .where(t.c.trial_id == trial_id, t.c.state.in_(_UNFINISHED))
-                .values(changes)
-            )
+                bound = self._params(tid=trial_id, new_state=state.value)
+            result = conn.execute(stmt, bound)
             if result.rowcount != 1:
                 self._reject_update(conn, trial_id)
             self._upsert(conn, m.trial_params, ("trial_id", "param_name"), param_rows)
@@ -861,6 +939,17 @@ class SQLStorage(Storage):
             return count
 
         return self._read(work)
+
+
+class _TemplateRows:
+    """A template's rows for the child tables, serialised before any transaction starts."""
+
+    def __init__(self, storage: SQLStorage, template: TrialTemplate) -> None:
+        self.user = storage._attr_rows(0, "trial user attribute", template.user_attrs)
+        self.system = storage._attr_rows(0, "trial system attribute", template.system_attrs)
+        self.params = storage._template_param_rows(0, template)
+        self.values = storage._value_rows(0, template.values or [])
+        self.reports = storage._intermediate_rows(0, template.intermediate_values)
 
 
 def _skip_commit_flush(conn: Connection) -> None:
