@@ -80,6 +80,7 @@ class StudyView:
         self.study_name = study_name
         self._directions: list[StudyDirection] | None = None
         self._trial_filter = trial_filter
+        self._deferred: tuple[int, dict[str, Any]] | None = None
 
     def restricted(
         self, trial_filter: Callable[[list[FrozenTrial]], list[FrozenTrial]]
@@ -137,9 +138,34 @@ class StudyView:
         """Return the shared state store of one plug-in."""
         return PluginState(self._storage, self._study_id, namespace)
 
-    def set_trial_system_attr(self, trial: FrozenTrial, key: str, value: Any) -> None:
-        """Record something about an unfinished trial, such as which algorithm proposed it."""
+    def set_trial_system_attr(
+        self, trial: FrozenTrial, key: str, value: Any, *, defer: bool = False
+    ) -> None:
+        """Record something about an unfinished trial, such as which algorithm proposed it.
+
+        Args:
+            trial: The trial, as handed to the sampler or pruner.
+            key: The attribute's name.
+            value: A JSON-serialisable value.
+            defer: Store it with the trial's next write (its next report or its end) rather
+                than now, saving a storage write. Use it for labels no other worker needs
+                before then; write at once what other workers must see (an in-flight point).
+        """
+        if defer and self._deferred is not None and self._deferred[0] == trial.trial_id:
+            self._deferred[1][key] = value
+            return
         self._storage.update_trial(trial.trial_id, system_attrs={key: value})
+
+    def deferring_for(self, trial_id: int, pending: dict[str, Any]) -> StudyView:
+        """Return a view that collects deferred attributes of ``trial_id`` into ``pending``.
+
+        The live trial hands such a view to its sampler and writes ``pending`` with its next
+        storage write.
+        """
+        view = StudyView(self._storage, self._study_id, self.study_name, self._trial_filter)
+        view._directions = self._directions
+        view._deferred = (trial_id, pending)
+        return view
 
     def enqueue(self, params: dict[str, Any], system_attrs: dict[str, Any] | None = None) -> int:
         """Queue a trial with fixed parameters, claimed later by exactly one worker.

@@ -181,9 +181,10 @@ class Study:
         if not self.sampler.queued_trials_only:
             if self.sampler.is_exhausted(self.view):
                 raise self._exhausted()
-            frozen = self._storage.start_trial(
-                self._study_id, TrialTemplate(system_attrs={"worker": worker_id()})
-            )
+            # Recorded with the trial's creation at no extra write; a sampler that mixes
+            # algorithms (TPE's start-up phase, the auto sampler) overwrites "sampler".
+            attrs = {"worker": worker_id(), "sampler": type(self.sampler).__name__}
+            frozen = self._storage.start_trial(self._study_id, TrialTemplate(system_attrs=attrs))
         else:
             # A sampler that works only through queued trials (the grid) is done when none
             # is left to claim, which no other worker can race. is_exhausted may queue the
@@ -276,7 +277,10 @@ class Study:
         if state == TrialState.FAIL:
             system_attrs["fail_reason"] = fail_reason or "told as FAIL"
 
-        pending = live._take_pending_params() if live is not None else {}
+        pending: dict[str, Any] = {}
+        if live is not None:
+            pending, deferred = live._take_pending()
+            system_attrs = {**deferred, **system_attrs}
         try:
             self._storage.update_trial(
                 trial_id,

@@ -56,6 +56,7 @@ class Trial:
         self._system_attrs: dict[str, Any] = dict(frozen.system_attrs)
         self._intermediate: dict[int, float] = dict(frozen.intermediate_values)
         self._pending_params: dict[str, tuple[float, Distribution]] = {}
+        self._pending_system_attrs: dict[str, Any] = {}
         self._relative: dict[str, Any] | None = None
         self._finished = False
 
@@ -167,7 +168,9 @@ class Trial:
                     "Enqueue a value inside the range, or widen the range."
                 )
             return value
-        view = self.study._sampler_view(self._frozen)
+        view = self.study._sampler_view(self._frozen).deferring_for(
+            self.trial_id, self._pending_system_attrs
+        )
         if self._relative is None:
             self._relative = self.study.sampler.sample_relative(view, self._snapshot())
         if name in self._relative and distribution.contains_value(self._relative[name]):
@@ -238,22 +241,28 @@ class Trial:
     # -- plumbing ---------------------------------------------------------------------------
 
     def _flush(self, **extra: Any) -> None:
-        """Write buffered parameters (and ``extra`` fields) to storage in one step."""
-        if not self._pending_params and not extra:
+        """Write buffered parameters and attributes (and ``extra`` fields) in one step."""
+        if not self._pending_params and not self._pending_system_attrs and not extra:
             return
         if self._finished:
             raise UpdateFinishedTrialError(
                 f"Trial {self.number} has already finished; it cannot change any more."
             )
+        params, system_attrs = self._take_pending()
+        if "system_attrs" in extra:
+            system_attrs.update(extra.pop("system_attrs"))
         self.study._storage.update_trial(
-            self.trial_id, params=self._pending_params or None, **extra
+            self.trial_id, params=params or None, system_attrs=system_attrs or None, **extra
         )
-        self._pending_params = {}
 
-    def _take_pending_params(self) -> dict[str, tuple[float, Distribution]]:
+    def _take_pending(self) -> tuple[dict[str, tuple[float, Distribution]], dict[str, Any]]:
+        """Hand over the buffered parameters and system attributes, clearing the buffers."""
         with self._lock:
-            pending, self._pending_params = self._pending_params, {}
-            return pending
+            params, self._pending_params = self._pending_params, {}
+            attrs = dict(self._pending_system_attrs)
+            self._system_attrs.update(attrs)
+            self._pending_system_attrs.clear()  # the sampler's view holds this very dict
+            return params, attrs
 
     def _snapshot(
         self,

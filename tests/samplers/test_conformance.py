@@ -15,7 +15,7 @@ import pytest
 import hyperdial.samplers
 from hyperdial import FrozenTrial, StudyView
 from hyperdial.exceptions import InvalidSpaceError
-from hyperdial.samplers import GridSampler, QMCSampler, RandomSampler, Sampler
+from hyperdial.samplers import GridSampler, QMCSampler, RandomSampler, Sampler, TPESampler
 from hyperdial.space import Distribution, Float
 from hyperdial.testing.samplers import (
     SMALL_SPACE,
@@ -53,6 +53,8 @@ CASES = [
             ),
         },
     ),
+    # tests/samplers/test_tpe.py runs the suite over more TPE configurations.
+    SamplerCase("tpe", lambda seed, space: TPESampler(seed=seed)),
 ]
 
 

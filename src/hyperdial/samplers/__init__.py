@@ -3,6 +3,8 @@
 * :class:`RandomSampler`: uniform random search.
 * :class:`GridSampler`: every point of a declared grid, once, even across workers.
 * :class:`QMCSampler`: scrambled Sobol points, spread more evenly than random ones.
+* :class:`TPESampler`: tree-structured Parzen estimators, Bayesian optimization that handles
+  conditional, integer and categorical spaces and thousands of trials.
 
 Write your own by subclassing :class:`Sampler`; every built-in reads the study only
 through the public :class:`~hyperdial.StudyView`.
@@ -15,12 +17,14 @@ from hyperdial.samplers._grid import GridSampler
 from hyperdial.samplers._qmc import QMCSampler
 from hyperdial.samplers._random import RandomSampler
 from hyperdial.samplers._rng import trial_rng
+from hyperdial.samplers._tpe import TPESampler
 
 __all__ = [
     "GridSampler",
     "QMCSampler",
     "RandomSampler",
     "Sampler",
+    "TPESampler",
     "default_sampler",
     "trial_rng",
 ]

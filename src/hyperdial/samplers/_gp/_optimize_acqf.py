@@ -8,7 +8,8 @@ via Probabilistic Reparameterization", for the local discrete moves):
 1. Global screening: scrambled Sobol points (Owen 1998) over the whole space, plus
    perturbations of the best observed points (where the optimum of EI usually is once the
    model is confident), all snapped to valid values and scored in one batch.
-2. Gradient ascent: from the best few distinct points, L-BFGS-B on the continuous
+2. Gradient ascent: from the best few distinct points of each pool (Sobol, and
+   perturbed incumbents, so that a distant mode is refined too), L-BFGS-B on the continuous
    coordinates (and on wide integer grids, relaxed then snapped), discrete ones fixed. The
    starts are optimized jointly as one problem whose objective is the sum of their
    acquisition values; the terms are independent, so each start follows its own gradient

@@ -32,9 +32,12 @@ FloatArray = NDArray[np.float64]
 # treat the trial as in flight before its parameters are stored.
 _PROPOSAL_KEY = "GPSampler:proposal"
 _N_INCUMBENTS = 5
-# A multi-start hyperparameter search after this many new observations; warm start only
-# in between.
+# A multi-start hyperparameter search after this many new observations (or a fifth of
+# the data, when more); warm start only in between.
 _EXPLORE_EVERY = 10
+# Hyperparameters are refitted once the data grew by 1/50 (every trial up to 100 trials,
+# every 6th at 300); in between the model is conditioned on all data with the last fit.
+_REFIT_FRACTION = 50
 
 
 @dataclass(frozen=True)
@@ -141,8 +144,8 @@ class GPSampler(Sampler):
         self.seed = seed
         self._seed = resolve_seed(seed)
         self._startup = QMCSampler(seed=self._seed)
-        # Per (study, search space): the number of trials of the last fit and its
-        # hyperparameters, to warm-start the next fit or reuse it while no trial finished.
+        # Per (study, search space): the last fit's hyperparameters, to warm-start the
+        # next fit, or to reuse while few trials have finished since.
         self._fits: dict[tuple[str, tuple[str, ...]], _Fit] = {}
         self._lock = threading.Lock()
 
@@ -169,9 +172,9 @@ class GPSampler(Sampler):
         space = _intersection_space(complete) if len(complete) >= self.n_startup_trials else {}
         params = self._propose(study, trial, trials, complete, space) if space else None
         if params is None:
-            study.set_trial_system_attr(trial, "sampler", "GP-startup")
+            study.set_trial_system_attr(trial, "sampler", "GP-startup", defer=True)
             return self._startup.sample_relative(study, trial)
-        study.set_trial_system_attr(trial, "sampler", "GP")
+        study.set_trial_system_attr(trial, "sampler", "GP", defer=True)
         if self.consider_running_trials:
             study.set_trial_system_attr(trial, _PROPOSAL_KEY, params)
         return params
@@ -254,12 +257,13 @@ class GPSampler(Sampler):
         n = x.shape[0]
         with self._lock:
             cached = self._fits.get(key)
-        if cached is not None and cached.n_trials == n:
-            # No trial finished since the last fit: the same data, the same hyperparameters.
+        if cached is not None and n - cached.n_trials < max(1, n // _REFIT_FRACTION):
+            # No trial finished since the last fit, or too few to move the hyperparameters
+            # (they settle as data accumulate): condition on all the data, refit later.
             return GPModel(x, y, encoded.categorical, cached.params)
         # Warm-started from the previous fit; a full multi-start search now and then (and
         # on the first fit) lets the hyperparameters leave a mode the data have outgrown.
-        explore = cached is None or n >= cached.n_trials_explored + _EXPLORE_EVERY
+        explore = cached is None or n - cached.n_trials_explored >= max(_EXPLORE_EVERY, n // 5)
         model = fit_gp(
             x,
             y,

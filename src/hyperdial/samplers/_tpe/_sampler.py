@@ -224,7 +224,9 @@ class TPESampler(Sampler):
             if not context.startup and self.multivariate:
                 proposal = self._sample_joint(context, trial)
         # One storage write per trial, recording which algorithm proposed it.
-        study.set_trial_system_attr(trial, "sampler", "TPE-startup" if context.startup else "TPE")
+        study.set_trial_system_attr(
+            trial, "sampler", "TPE-startup" if context.startup else "TPE", defer=True
+        )
         return proposal
 
     def sample_independent(
