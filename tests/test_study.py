@@ -206,9 +206,13 @@ def test_report_rules(study: hyperdial.Study) -> None:
     with pytest.raises(InvalidValueError, match="must be a number"):
         trial.report("high", 1)  # type: ignore[arg-type]
     trial.report(float("nan"), 1)
+    trial.report(5.0, 4)
+    with pytest.warns(HyperdialWarning, match="reported step 2 after step 4"):
+        trial.report(3.0, 2)
     study.tell(trial, 0.0)
     stored = study.trials[0].intermediate_values
     assert stored[0] == 1.0 and math.isnan(stored[1])
+    assert stored[2] == 3.0 and stored[4] == 5.0
 
 
 def test_enqueue_trial_runs_first_and_partial_params_are_sampled(

@@ -9,6 +9,7 @@ import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from hyperdial._checks import utcnow
 from hyperdial._frozen import FrozenTrial, TrialState
 from hyperdial._view import FIXED_PARAMS_ATTR
 from hyperdial.exceptions import (
@@ -189,8 +190,9 @@ class Trial:
     def report(self, value: float, step: int) -> None:
         """Record an intermediate value (validation accuracy after an epoch, say) at ``step``.
 
-        Reporting a step that was already reported keeps the first value and warns; a NaN is
-        stored and ranks worst for pruners; steps must be non-negative integers.
+        Reporting a step that was already reported keeps the first value and warns; a step
+        lower than one already reported is stored with a warning; a NaN is stored and ranks
+        worst for pruners; steps must be non-negative integers.
 
         Raises:
             InvalidValueError: if ``value`` is not a number or ``step`` not an integer >= 0.
@@ -216,6 +218,14 @@ class Trial:
                     stacklevel=2,
                 )
                 return
+            if self._intermediate and step < max(self._intermediate):
+                warnings.warn(
+                    f"Trial {self.number} reported step {step} after step "
+                    f"{max(self._intermediate)}; it is stored, and pruners keep judging "
+                    "progress by the highest step. Report steps in increasing order.",
+                    HyperdialWarning,
+                    stacklevel=2,
+                )
             self._intermediate[step] = number
             self._flush(intermediate_values={step: number})
 
@@ -282,7 +292,7 @@ class Trial:
             system_attrs={**self._system_attrs, **(system_attrs or {})},
             intermediate_values=dict(self._intermediate),
             datetime_start=self._frozen.datetime_start,
-            datetime_complete=_utcnow() if finished else None,
+            datetime_complete=utcnow() if finished else None,
         )
 
     def __repr__(self) -> str:
@@ -334,8 +344,3 @@ def check_values(value: Any, n_objectives: int) -> tuple[list[float] | None, str
             return None, f"the objective returned {number} (did training diverge?)"
         values.append(number)
     return values, None
-
-
-def _utcnow() -> datetime.datetime:
-    # Naive UTC, as every storage keeps it.
-    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)

@@ -8,6 +8,7 @@ import weakref
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any, TypeVar, cast
 
+from hyperdial._checks import check_int, check_number
 from hyperdial._frozen import FrozenTrial, StudyDirection, TrialState
 from hyperdial._view import StudyView
 from hyperdial.exceptions import InvalidValueError
@@ -30,24 +31,6 @@ __all__ = [
 STATE_NAMESPACE = "pruners"
 # Key of the largest step reported by the first trial that completed with reports.
 MAX_STEP_KEY = "max_step"
-
-
-def check_int(owner: str, name: str, value: Any, minimum: int) -> int:
-    """Return ``value`` if it is an integer >= ``minimum``, else raise a clear error."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise InvalidValueError(f"{owner}: {name} must be an integer >= {minimum}. Got {value!r}.")
-    return value
-
-
-def check_number(owner: str, name: str, value: Any, *, finite: bool = True) -> float:
-    """Return ``value`` as a float if it is a real number (finite unless told), else raise."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidValueError(f"{owner}: {name} must be a number. Got {value!r}.")
-    number = float(value)
-    if math.isnan(number) or (finite and math.isinf(number)):
-        kind = "a finite number" if finite else "a number, not NaN"
-        raise InvalidValueError(f"{owner}: {name} must be {kind}. Got {value!r}.")
-    return number
 
 
 def sign_of(study: StudyView, owner: str) -> float:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from hyperdial._checks import check_int
 from hyperdial._frozen import FrozenTrial, TrialState
 from hyperdial._view import StudyView
-from hyperdial.exceptions import InvalidValueError
 from hyperdial.samplers._base import Sampler
 from hyperdial.samplers._gp import GPSampler
 from hyperdial.samplers._qmc import QMCSampler
@@ -15,14 +15,6 @@ from hyperdial.samplers._tpe import TPESampler
 from hyperdial.space import Categorical, Distribution
 
 __all__ = ["AutoSampler"]
-
-
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise InvalidValueError(
-            f"The {name!r} parameter of AutoSampler must be an integer >= {minimum}. Got {value!r}."
-        )
-    return value
 
 
 class AutoSampler(Sampler):
@@ -65,10 +57,10 @@ class AutoSampler(Sampler):
         gp_max_choices: int = 6,
         seed: int | None = None,
     ) -> None:
-        self.n_startup_trials = _check_int("n_startup_trials", n_startup_trials, 1)
-        self.gp_max_trials = _check_int("gp_max_trials", gp_max_trials, 0)
-        self.gp_max_dims = _check_int("gp_max_dims", gp_max_dims, 1)
-        self.gp_max_choices = _check_int("gp_max_choices", gp_max_choices, 2)
+        self.n_startup_trials = check_int("AutoSampler", "n_startup_trials", n_startup_trials, 1)
+        self.gp_max_trials = check_int("AutoSampler", "gp_max_trials", gp_max_trials, 0)
+        self.gp_max_dims = check_int("AutoSampler", "gp_max_dims", gp_max_dims, 1)
+        self.gp_max_choices = check_int("AutoSampler", "gp_max_choices", gp_max_choices, 2)
         self.seed = seed
         self._seed = resolve_seed(seed)
         self._qmc = QMCSampler(seed=self._seed)

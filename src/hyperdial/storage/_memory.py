@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import datetime
 import json
 import threading
 from collections.abc import Container, Mapping, Sequence
@@ -11,6 +10,7 @@ from dataclasses import replace
 from typing import Any, ClassVar
 
 from hyperdial._best import best_trial_of
+from hyperdial._checks import utcnow
 from hyperdial._frozen import FrozenTrial, StudyDirection, StudySummary, TrialState
 from hyperdial.exceptions import (
     DuplicatedStudyError,
@@ -43,7 +43,7 @@ class _Study:
         self.system_attrs: dict[str, Any] = {}
         self.trial_ids: list[int] = []
         self.waiting: list[int] = []  # WAITING trial ids in number order, so claims are O(1)
-        self.datetime_start = _utcnow()
+        self.datetime_start = utcnow()
 
 
 class InMemoryStorage(Storage):
@@ -172,7 +172,7 @@ class InMemoryStorage(Storage):
             _check_json("trial system attribute", key, value)
         with self._lock:
             study = self._study(study_id)
-            now = _utcnow()
+            now = utcnow()
             trial_id = self._next_trial_id
             self._next_trial_id += 1
             finished = template.state.is_finished()
@@ -202,7 +202,7 @@ class InMemoryStorage(Storage):
             while waiting:
                 trial = self._trials[waiting.pop(0)]
                 if trial.state == TrialState.WAITING:
-                    claimed = replace(trial, state=TrialState.RUNNING, datetime_start=_utcnow())
+                    claimed = replace(trial, state=TrialState.RUNNING, datetime_start=utcnow())
                     self._trials[trial.trial_id] = claimed
                     return copy.deepcopy(claimed)
             return None
@@ -246,9 +246,9 @@ class InMemoryStorage(Storage):
             if state is not None:
                 changes["state"] = state
                 if state.is_finished():
-                    changes["datetime_complete"] = _utcnow()
+                    changes["datetime_complete"] = utcnow()
                 if state == TrialState.RUNNING and trial.datetime_start is None:
-                    changes["datetime_start"] = _utcnow()
+                    changes["datetime_start"] = utcnow()
             self._trials[trial_id] = replace(trial, **changes)
 
     def get_trial(self, trial_id: int) -> FrozenTrial:
@@ -283,8 +283,3 @@ class InMemoryStorage(Storage):
             if states is None:
                 return len(ids)
             return sum(1 for t in ids if self._trials[t].state in states)
-
-
-def _utcnow() -> datetime.datetime:
-    # Naive UTC, as every storage keeps it.
-    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)

@@ -67,12 +67,12 @@ class GPSampler(Sampler):
 
     1. **Startup.** Until ``n_startup_trials`` trials have completed, scrambled Sobol points
        (trial ``n`` takes point ``n``, see :class:`~hyperdial.samplers.QMCSampler`).
-    2. **Model.** A GP with a Matern-5/2 kernel, one lengthscale per parameter, is fitted
-       by MAP with dimension-scaled priors (Hvarfner et al. 2024) to the completed trials.
-       Inputs are the unit cube (log parameters in log space); categorical parameters enter
-       through a Hamming distance. Objective values are robustly standardized, their bad
-       tail compressed and a Yeo-Johnson transform applied, so one diverged run does not
-       flatten the model.
+    2. **Model.** A GP with a Matern-5/2 kernel, one lengthscale per parameter, and a
+       constant mean, is fitted by MAP with dimension-scaled priors (after Hvarfner et al.
+       2024) to the completed trials. Inputs are the unit cube (log parameters in log
+       space); categorical parameters enter through a Hamming distance. Objective values
+       are robustly standardized and their bad tail squashed, so one diverged run does not
+       flatten the model. Hyperparameters are warm-started from the previous fit.
     3. **Acquisition.** Log expected improvement (Ament et al. 2023), maximized over Sobol
        candidates and perturbations of the best trials, then L-BFGS-B on continuous
        parameters and +-step / choice moves on integers, stepped floats and categoricals.
@@ -90,9 +90,9 @@ class GPSampler(Sampler):
     * **Failed trials** are ignored (they may have failed for reasons unrelated to their
       parameters).
     * **Running trials** (other workers'), whose parameters are stored or which this
-      sampler proposed, are added as fantasies at the model's posterior mean ("kriging
-      believer", Ginsbourger et al. 2010): the model's uncertainty shrinks there, so
-      parallel workers spread out instead of proposing the same point.
+      sampler proposed, are added as noise-free fantasies at the model's posterior mean
+      ("kriging believer", Ginsbourger et al. 2010): the model's uncertainty vanishes
+      there, so parallel workers spread out instead of proposing the same point.
 
     Args:
         n_startup_trials: Completed trials before the model takes over.
@@ -148,16 +148,19 @@ class GPSampler(Sampler):
         # next fit, or to reuse while few trials have finished since.
         self._fits: dict[tuple[str, tuple[str, ...]], _Fit] = {}
         self._lock = threading.Lock()
+        self._propose_lock = threading.Lock()
 
     def __getstate__(self) -> dict[str, Any]:
         # Copies for worker processes (pickle, deepcopy) leave the lock behind.
         state = dict(self.__dict__)
-        del state["_lock"]
+        del state["_lock"], state["_propose_lock"]
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._lock = threading.Lock()
+        self._propose_lock = threading.Lock()
+        self._propose_lock = threading.Lock()
 
     # -- Sampler API -------------------------------------------------------------------------
 
@@ -167,16 +170,20 @@ class GPSampler(Sampler):
                 "GPSampler optimizes a single objective; this study has "
                 f"{len(study.directions)}. Use another sampler for multi-objective studies."
             )
-        trials = study.get_trials()
-        complete = [t for t in trials if t.state == TrialState.COMPLETE]
-        space = _intersection_space(complete) if len(complete) >= self.n_startup_trials else {}
-        params = self._propose(study, trial, trials, complete, space) if space else None
+        # One proposal at a time per process: a thread that asks while another is proposing
+        # then reads that proposal as in flight instead of racing to the same point.
+        with self._propose_lock:
+            trials = study.get_trials()
+            complete = [t for t in trials if t.state == TrialState.COMPLETE]
+            enough = len(complete) >= self.n_startup_trials
+            space = _intersection_space(complete) if enough else {}
+            params = self._propose(study, trial, trials, complete, space) if space else None
+            if params is not None and self.consider_running_trials:
+                study.set_trial_system_attr(trial, _PROPOSAL_KEY, params)
         if params is None:
             study.set_trial_system_attr(trial, "sampler", "GP-startup", defer=True)
             return self._startup.sample_relative(study, trial)
         study.set_trial_system_attr(trial, "sampler", "GP", defer=True)
-        if self.consider_running_trials:
-            study.set_trial_system_attr(trial, _PROPOSAL_KEY, params)
         return params
 
     def sample_independent(

@@ -14,6 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.stats import qmc
 
+from hyperdial._checks import check_int
 from hyperdial._frozen import FrozenTrial, TrialState
 from hyperdial._view import StudyView
 from hyperdial.exceptions import InvalidValueError
@@ -159,8 +160,8 @@ class TPESampler(Sampler):
             raise InvalidValueError(
                 f"TPESampler: prior_weight must be a finite number > 0. Got {prior_weight!r}."
             )
-        _check_int("n_ei_candidates", n_ei_candidates, minimum=1)
-        _check_int("n_startup_trials", n_startup_trials, minimum=0)
+        check_int("TPESampler", "n_ei_candidates", n_ei_candidates, 1)
+        check_int("TPESampler", "n_startup_trials", n_startup_trials, 0)
         for name, flag in (
             ("multivariate", multivariate),
             ("group", group),
@@ -415,10 +416,3 @@ def _uniform(rng: np.random.Generator, distribution: Distribution) -> float:
     if dim.kind == Kind.CATEGORICAL:
         return float(rng.integers(dim.size))
     return float(rng.random())
-
-
-def _check_int(name: str, value: Any, *, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise InvalidValueError(
-            f"TPESampler: {name} must be an integer >= {minimum}. Got {value!r}."
-        )

@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from hyperdial._best import is_better
+from hyperdial._checks import utcnow
 from hyperdial._frozen import FrozenTrial, StudyDirection, StudySummary, TrialState
 from hyperdial.exceptions import (
     DuplicatedStudyError,
@@ -57,10 +58,6 @@ def _to_json(kind: str, key: str, value: Any) -> str:
             f"The {kind} {key!r} must be JSON-serialisable (numbers, strings, lists, dicts, "
             f"None). Got {value!r}: {error}."
         ) from None
-
-
-def _utcnow() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
 
 
 # Every live storage, so that one fork hook serves them all without keeping them alive.
@@ -189,12 +186,12 @@ class SQLStorage(Storage):
     def _params(self, **params: Any) -> dict[str, Any]:
         """Execution parameters, with the clock for SQLite statements that read ``now``."""
         if not self._is_postgres:
-            params["now"] = _utcnow()
+            params["now"] = utcnow()
         return params
 
     def now(self) -> datetime.datetime:
         if not self._is_postgres:
-            return _utcnow()
+            return utcnow()
         value = self._read(
             lambda conn: conn.execute(
                 sa.select(sa.func.timezone("utc", sa.func.now()))
@@ -260,7 +257,7 @@ class SQLStorage(Storage):
                 raise DuplicatedStudyError(f"A study named {study_name!r} already exists.")
             study_id = conn.execute(
                 sa.insert(m.studies)
-                .values(study_name=study_name, next_trial_number=0, datetime_create=_utcnow())
+                .values(study_name=study_name, next_trial_number=0, datetime_create=utcnow())
                 .returning(m.studies.c.study_id)
             ).scalar_one()
             if directions:
