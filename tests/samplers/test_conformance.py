@@ -15,7 +15,15 @@ import pytest
 import hyperdial.samplers
 from hyperdial import FrozenTrial, StudyView
 from hyperdial.exceptions import InvalidSpaceError
-from hyperdial.samplers import GridSampler, QMCSampler, RandomSampler, Sampler, TPESampler
+from hyperdial.samplers import (
+    AutoSampler,
+    GPSampler,
+    GridSampler,
+    QMCSampler,
+    RandomSampler,
+    Sampler,
+    TPESampler,
+)
 from hyperdial.space import Distribution, Float
 from hyperdial.testing.samplers import (
     SMALL_SPACE,
@@ -55,6 +63,14 @@ CASES = [
     ),
     # tests/samplers/test_tpe.py runs the suite over more TPE configurations.
     SamplerCase("tpe", lambda seed, space: TPESampler(seed=seed)),
+    # Small acquisition budgets keep the GP fast; tests/samplers/test_gp.py checks quality.
+    SamplerCase(
+        "gp",
+        lambda seed, space: GPSampler(
+            seed=seed, n_startup_trials=5, n_candidates=256, n_local_starts=3
+        ),
+    ),
+    SamplerCase("auto", lambda seed, space: AutoSampler(seed=seed, n_startup_trials=3)),
 ]
 
 

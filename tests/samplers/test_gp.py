@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,7 +28,7 @@ from hyperdial.samplers._gp._search_space import EncodedSpace
 from hyperdial.samplers._gp._threads import single_threaded_blas
 from hyperdial.samplers._gp._warping import warp_objective
 from hyperdial.space import Categorical, Float, Int
-from hyperdial.testing.samplers import SMALL_SPACE, SamplerCase, SamplerConformance
+from hyperdial.testing.samplers import SMALL_SPACE
 from hyperdial.trial import Trial
 
 # Small budgets keep the suite fast; the defaults are exercised by the quality tests.
@@ -362,6 +363,24 @@ def test_running_trials_make_workers_spread_out() -> None:
     assert spread(together) > 10 * spread(alone)
 
 
+def test_threads_never_propose_the_same_point() -> None:
+    study = hyperdial.create_study(sampler=GPSampler(seed=7, n_startup_trials=3, **FAST))
+
+    def worker() -> None:
+        for _ in range(4):
+            trial = study.ask()
+            x, y = trial.suggest_float("x", 0.0, 1.0), trial.suggest_float("y", 0.0, 1.0)
+            study.tell(trial, (x - 0.3) ** 2 + (y - 0.6) ** 2)
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    points = [(t.params["x"], t.params["y"]) for t in study.get_trials()]
+    assert len(set(points)) == len(points) == 12
+
+
 def test_pruned_failed_and_conditional_history() -> None:
     def objective(trial: Trial) -> float:
         x = trial.suggest_float("x", 0.0, 1.0)
@@ -435,19 +454,6 @@ def test_beats_random_search(objective: Any, optimum: float) -> None:
     gp, rnd = float(np.mean(regrets["gp"])), float(np.mean(regrets["random"]))
     assert gp < 0.5 * rnd, regrets
     assert max(regrets["gp"]) < max(regrets["random"]), regrets
-
-
-# -- conformance -----------------------------------------------------------------------------------
-
-
-class TestGPSamplerConformance(SamplerConformance):
-    n_trials = 16
-
-    @pytest.fixture
-    def sampler_factory(self) -> SamplerCase:
-        return SamplerCase(
-            "gp", lambda seed, space: GPSampler(seed=seed, n_startup_trials=5, **FAST)
-        )
 
 
 def test_small_space_is_modelled() -> None:

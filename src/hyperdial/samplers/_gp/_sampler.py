@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from hyperdial._checks import check_int
 from hyperdial._frozen import FrozenTrial, StudyDirection, TrialState
 from hyperdial._view import StudyView
 from hyperdial.exceptions import InvalidValueError
@@ -47,14 +48,6 @@ class _Fit:
     n_trials: int  # observations of the fit
     params: Hyperparameters
     n_trials_explored: int  # observations at the last multi-start fit
-
-
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise InvalidValueError(
-            f"GPSampler: {name} must be an integer >= {minimum}. Got {value!r}."
-        )
-    return int(value)
 
 
 class GPSampler(Sampler):
@@ -130,9 +123,9 @@ class GPSampler(Sampler):
         consider_running_trials: bool = True,
         seed: int | None = None,
     ) -> None:
-        self.n_startup_trials = _check_int("n_startup_trials", n_startup_trials, 1)
-        self.n_candidates = _check_int("n_candidates", n_candidates, 1)
-        self.n_local_starts = _check_int("n_local_starts", n_local_starts, 1)
+        self.n_startup_trials = check_int("GPSampler", "n_startup_trials", n_startup_trials, 1)
+        self.n_candidates = check_int("GPSampler", "n_candidates", n_candidates, 1)
+        self.n_local_starts = check_int("GPSampler", "n_local_starts", n_local_starts, 1)
         for name, flag in (
             ("deterministic_objective", deterministic_objective),
             ("consider_running_trials", consider_running_trials),
@@ -173,13 +166,14 @@ class GPSampler(Sampler):
         # One proposal at a time per process: a thread that asks while another is proposing
         # then reads that proposal as in flight instead of racing to the same point.
         with self._propose_lock:
-            trials = study.get_trials()
-            complete = [t for t in trials if t.state == TrialState.COMPLETE]
-            enough = len(complete) >= self.n_startup_trials
-            space = _intersection_space(complete) if enough else {}
-            params = self._propose(study, trial, trials, complete, space) if space else None
+            params = self._sample(study, trial)
             if params is not None and self.consider_running_trials:
                 study.set_trial_system_attr(trial, _PROPOSAL_KEY, params)
+                if _taken(study.get_trials(states=(TrialState.RUNNING,)), trial, params):
+                    # Another process proposed the same point meanwhile (both saw neither):
+                    # propose again, with that one in flight.
+                    params = self._sample(study, trial) or params
+                    study.set_trial_system_attr(trial, _PROPOSAL_KEY, params)
         if params is None:
             study.set_trial_system_attr(trial, "sampler", "GP-startup", defer=True)
             return self._startup.sample_relative(study, trial)
@@ -192,6 +186,14 @@ class GPSampler(Sampler):
         return self._startup.sample_independent(study, trial, name, distribution)
 
     # -- the model ---------------------------------------------------------------------------
+
+    def _sample(self, study: StudyView, trial: FrozenTrial) -> dict[str, Any] | None:
+        trials = study.get_trials()
+        complete = [t for t in trials if t.state == TrialState.COMPLETE]
+        if len(complete) < self.n_startup_trials:
+            return None
+        space = _intersection_space(complete)
+        return self._propose(study, trial, trials, complete, space) if space else None
 
     def _propose(
         self,
@@ -307,6 +309,15 @@ class GPSampler(Sampler):
             if row is not None:
                 rows.append(row)
         return np.array(rows) if rows else None
+
+
+def _taken(running: list[FrozenTrial], current: FrozenTrial, params: dict[str, Any]) -> bool:
+    """Whether another running trial has (or was proposed) exactly ``params``."""
+    return any(
+        t.number != current.number
+        and (t.system_attrs.get(_PROPOSAL_KEY) == params or t.params == params)
+        for t in running
+    )
 
 
 def _intersection_space(complete: list[FrozenTrial]) -> dict[str, Distribution]:
