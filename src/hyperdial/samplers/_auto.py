@@ -22,15 +22,19 @@ class AutoSampler(Sampler):
 
     The rule, applied when a trial starts:
 
-    1. **QMC** (scrambled Sobol) while fewer than ``n_startup_trials`` trials have completed:
-       an even first look at the space, better than random points for the same count.
+    1. **QMC** (scrambled Sobol) while fewer than ``n_startup_trials`` trials have finished
+       (COMPLETE or PRUNED): an even first look at the space, better than random points for
+       the same count. Pruned trials count: under Hyperband most trials of a bracket are
+       pruned, and waiting for completed ones would keep such a bracket on QMC for good.
     2. **GP** (Gaussian-process Bayesian optimization) when it is affordable and the space
-       suits it: at most ``gp_max_trials`` completed trials, every completed trial has the
-       same parameters (no conditional branches), at most ``gp_max_dims`` parameters, and no
-       categorical with more than ``gp_max_choices`` choices. A GP gets the most out of few
-       trials on smooth, fixed spaces.
-    3. **TPE** otherwise: conditional spaces, many or high-cardinality categoricals, and long
-       histories, where TPE models well and its ask stays cheap at thousands of trials.
+       suits it: at most ``gp_max_trials`` completed trials, no more than a third of the
+       finished trials pruned (a GP models full-budget values), every completed trial has
+       the same parameters (no conditional branches), at most ``gp_max_dims`` parameters,
+       and no categorical with more than ``gp_max_choices`` choices. A GP gets the most out
+       of few trials on smooth, fixed spaces.
+    3. **TPE** otherwise: conditional spaces, many or high-cardinality categoricals, long
+       histories and pruned studies, where TPE models well (it ranks a pruned trial below
+       those that got further) and its ask stays cheap at thousands of trials.
 
     Each trial records the algorithm that proposed it in its ``sampler`` system attribute
     (``QMC``, ``GP`` or ``TPE``), shown by ``hyperdial trials``. Pruned trials are used as
@@ -64,17 +68,25 @@ class AutoSampler(Sampler):
         self.seed = seed
         self._seed = resolve_seed(seed)
         self._qmc = QMCSampler(seed=self._seed)
-        # The models start where the QMC phase ends, so their own start-up never runs.
-        self._gp = GPSampler(n_startup_trials=n_startup_trials, seed=self._seed)
+        # The models start where the QMC phase ends, so their own start-up does not run: the
+        # rule hands the GP a study with at least two thirds of its start-up trials complete.
+        self._gp = GPSampler(n_startup_trials=max(2, n_startup_trials // 2), seed=self._seed)
         self._tpe = TPESampler(n_startup_trials=n_startup_trials, seed=self._seed)
         self._chosen: dict[tuple[str, int], tuple[str, Sampler]] = {}
 
     def choose(self, study: StudyView) -> tuple[str, Sampler]:
         """Return the name and sampler the rule picks for the next trial of ``study``."""
-        complete = study.get_trials(states=(TrialState.COMPLETE,))
-        if len(complete) < self.n_startup_trials:
+        finished = study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))
+        if len(finished) < self.n_startup_trials:
             return "QMC", self._qmc
-        if len(complete) <= self.gp_max_trials and self._suits_gp(complete):
+        complete = [t for t in finished if t.state == TrialState.COMPLETE]
+        n_pruned = len(finished) - len(complete)
+        if (
+            complete
+            and len(complete) <= self.gp_max_trials
+            and 3 * n_pruned <= len(finished)
+            and self._suits_gp(complete)
+        ):
             return "GP", self._gp
         return "TPE", self._tpe
 

@@ -1,0 +1,83 @@
+"""The AutoSampler's rule: which algorithm proposes each trial."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+import hyperdial
+from hyperdial import TrialState
+from hyperdial.exceptions import InvalidValueError
+from hyperdial.samplers import AutoSampler, RandomSampler
+
+
+def branin(trial: hyperdial.Trial) -> float:
+    x = trial.suggest_float("x", -5, 10)
+    y = trial.suggest_float("y", 0, 15)
+    b, c = 5.1 / (4 * math.pi**2), 5 / math.pi
+    return (y - b * x * x + c * x - 6) ** 2 + 10 * (1 - 1 / (8 * math.pi)) * math.cos(x) + 10
+
+
+def labels(study: hyperdial.Study) -> list[str]:
+    return [t.system_attrs["sampler"] for t in study.trials]
+
+
+def test_qmc_then_gp_on_a_small_fixed_space() -> None:
+    study = hyperdial.create_study(sampler=AutoSampler(seed=0, n_startup_trials=6))
+    study.optimize(branin, n_trials=10, show_progress_bar=False)
+    assert labels(study) == ["QMC"] * 6 + ["GP"] * 4
+
+
+def test_tpe_for_conditional_spaces() -> None:
+    def objective(trial: hyperdial.Trial) -> float:
+        if trial.suggest_categorical("family", ["a", "b"]) == "a":
+            return trial.suggest_float("x", 0, 1)
+        return trial.suggest_float("y", 0, 1) + 0.5
+
+    study = hyperdial.create_study(sampler=AutoSampler(seed=0, n_startup_trials=6))
+    study.optimize(objective, n_trials=14, show_progress_bar=False)
+    families = {t.params["family"] for t in study.trials[:6]}
+    assert families == {"a", "b"}, "the QMC phase should visit both branches"
+    assert labels(study)[6:] == ["TPE"] * 8
+
+
+def test_tpe_for_large_categoricals_and_pruned_studies() -> None:
+    def many_choices(trial: hyperdial.Trial) -> float:
+        return float(trial.suggest_categorical("c", list(range(20))))
+
+    study = hyperdial.create_study(sampler=AutoSampler(seed=0, n_startup_trials=4))
+    study.optimize(many_choices, n_trials=6, show_progress_bar=False)
+    assert labels(study)[4:] == ["TPE", "TPE"]
+
+    def mostly_pruned(trial: hyperdial.Trial) -> float:
+        x = trial.suggest_float("x", 0, 1)
+        trial.report(x, 0)
+        if trial.number % 2:
+            raise hyperdial.TrialPruned()
+        return x
+
+    study = hyperdial.create_study(sampler=AutoSampler(seed=0, n_startup_trials=4))
+    study.optimize(mostly_pruned, n_trials=6, show_progress_bar=False)
+    states = [t.state for t in study.trials]
+    assert states.count(TrialState.PRUNED) == 3
+    # Pruned trials count toward the start-up phase, and a pruned study goes to TPE.
+    assert labels(study) == ["QMC"] * 4 + ["TPE"] * 2
+
+
+def test_auto_beats_random_on_branin() -> None:
+    def best(sampler: hyperdial.samplers.Sampler) -> float:
+        study = hyperdial.create_study(sampler=sampler)
+        study.optimize(branin, n_trials=25, show_progress_bar=False)
+        return study.best_value
+
+    auto = [best(AutoSampler(seed=s)) for s in range(3)]
+    rand = [best(RandomSampler(seed=s)) for s in range(3)]
+    assert sum(auto) < 0.5 * sum(rand), (auto, rand)
+
+
+def test_is_the_default_and_validates() -> None:
+    assert isinstance(hyperdial.create_study().sampler, AutoSampler)
+    with pytest.raises(InvalidValueError, match="n_startup_trials must be an integer >= 1"):
+        AutoSampler(n_startup_trials=0)
+    assert repr(AutoSampler(seed=3)).startswith("AutoSampler(n_startup_trials=10")
