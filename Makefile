@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck unit bench-storage clean
+.PHONY: demo test lint typecheck unit bench-storage bench-pruning bench-samplers clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,7 @@ $(VENV)/.bench-installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 demo: $(VENV)/.demo-installed
-	$(BIN)/python examples/sklearn_digits.py $(ARGS)
+	$(BIN)/python examples/mlp_digits.py $(ARGS)
 
 test: $(VENV)/.dev-installed lint typecheck unit
 
@@ -39,6 +39,12 @@ unit: $(VENV)/.dev-installed
 
 bench-storage: $(VENV)/.bench-installed
 	$(BIN)/python benchmarks/storage.py $(ARGS)
+
+bench-pruning: $(VENV)/.bench-installed
+	$(BIN)/python benchmarks/pruning.py $(ARGS)
+
+bench-samplers: $(VENV)/.bench-installed
+	$(BIN)/python -m benchmarks.samplers.run $(ARGS)
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .mypy_cache .ruff_cache .pytest_cache

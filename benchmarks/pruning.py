@@ -198,7 +198,7 @@ def ratio(reference: int | None, epochs: int | None) -> str:
     return f"{reference / epochs:.1f}x"
 
 
-def report(runs: list[Run], budget: int, seeds: int, wall: float) -> str:
+def report(runs: list[Run], budget: int, seeds: int, wall: float, stem: str = "pruning") -> str:
     table = curves(runs, budget)
     optuna_final = float(table[OPTUNA].mean[-1])
     nop_final = float(table[NO_PRUNING].mean[-1])
@@ -253,16 +253,20 @@ def report(runs: list[Run], budget: int, seeds: int, wall: float) -> str:
         "Targets (figures, not pass/fail):",
         "",
         f"- hyperdial Hyperband reaches Optuna Hyperband's final accuracy in at most half "
-        f"Optuna's epochs: {ours_optuna} vs {optuna_epochs} "
+        f"Optuna's epochs: {_epochs(ours_optuna)} vs {optuna_epochs} "
         f"({_verdict(ours_optuna, optuna_epochs, 2)}).",
         f"- hyperdial Hyperband needs at most a third of no pruning's epochs to get within 0.3 "
-        f"points of its final accuracy: {ours_nop} vs {nop_epochs} "
+        f"points of its final accuracy: {_epochs(ours_nop)} vs {nop_epochs} "
         f"({_verdict(ours_nop, nop_epochs, 3)}).",
         "",
         "Trials: mean per run; pruned: mean share of them. The plot "
-        "([pruning.png](pruning.png)) shows the mean curves with a shaded standard error band.",
+        f"([{stem}.png]({stem}.png)) shows the mean curves with a shaded standard error band.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _epochs(epochs: int | None) -> str:
+    return "never" if epochs is None else str(epochs)
 
 
 def _verdict(epochs: int | None, reference: int | None, factor: int) -> str:
@@ -337,7 +341,7 @@ def main() -> None:
 
     RESULTS.mkdir(exist_ok=True)
     stem = "pruning-quick" if args.quick else "pruning"
-    text = report(runs, budget, seeds, wall)
+    text = report(runs, budget, seeds, wall, stem)
     (RESULTS / f"{stem}.md").write_text(text)
     plot(runs, budget, RESULTS / f"{stem}.png")
     print()

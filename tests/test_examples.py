@@ -41,8 +41,10 @@ def test_mlp_digits_tunes_resumes_and_starts_over(
     assert re.search(r"Best trial #\d+: validation accuracy 0\.\d{4} at epoch [123]\n", out)
     assert "  optimizer " in out and "  n_layers " in out
     assert re.search(r"for [123] epochs: test accuracy 0\.\d{4}\n", out)
-    assert re.search(r"stopped \d of 3 trials early: \d+ epochs trained instead of 9,", out)
-    assert re.search(r"\d+ epochs saved \(\d+%\)", out)
+    assert re.search(r"Pruning stopped \d of 3 trials early\.\n", out)
+    assert re.search(
+        r"Epochs trained: \d+ instead of 9 without pruning: \d+ epochs saved \(\d+%\)", out
+    )
     assert f"hyperdial trials mlp-digits --storage {storage}" in out
     assert f"hyperdial best mlp-digits --storage {storage}" in out
 

@@ -38,6 +38,6 @@ __all__ = [
 ]
 
 
-def default_sampler() -> Sampler:
+def default_sampler(*, seed: int | None = None) -> Sampler:
     """Return the sampler ``create_study`` uses when none is given: :class:`AutoSampler`."""
-    return AutoSampler()
+    return AutoSampler(seed=seed)
