@@ -33,7 +33,8 @@ FULL_SEEDS = 10  # what the full benchmark runs; fewer is flagged as partial
 TARGET_BUDGETS = (50, 100)
 
 
-def _load(path: Path) -> list[dict[str, Any]]:
+def load_records(path: Path) -> list[dict[str, Any]]:
+    """Read a JSON-lines file, skipping a line cut short by an interrupted write."""
     if not path.exists():
         return []
     records = []
@@ -131,7 +132,7 @@ def load_results(
     ask_cpu: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     seen: set[tuple[str, str, int]] = set()
     process_s = 0.0
-    for r in _load(raw_path):
+    for r in load_records(raw_path):
         key = (r["problem"], r["sampler"], r["seed"])
         if r["budget"] != budget or key in seen or r["problem"] not in PROBLEMS:
             continue
@@ -173,7 +174,7 @@ AskTimes = dict[tuple[str, int, str], dict[str, Any]]  # (sampler, history, spac
 
 
 def load_asktime(path: Path) -> AskTimes:
-    return {(r["sampler"], r["n_history"], r["space"]): r for r in _load(path)}
+    return {(r["sampler"], r["n_history"], r["space"]): r for r in load_records(path)}
 
 
 def asktime_table(asktime: AskTimes, space: str) -> list[str]:

@@ -51,19 +51,6 @@ def _key(record: dict[str, Any]) -> Key:
     return (record["problem"], record["sampler"], int(record["seed"]), int(record["budget"]))
 
 
-def load_records(path: Path) -> list[dict[str, Any]]:
-    """Read a JSON-lines file, skipping a line cut short by an interrupted write."""
-    if not path.exists():
-        return []
-    records = []
-    for line in path.read_text().splitlines():
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return records
-
-
 def append_record(path: Path, record: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as f:
@@ -94,7 +81,7 @@ def run_benchmark(
     raw_path: Path,
 ) -> int:
     """Run the missing (problem, sampler, seed) jobs; return how many ran."""
-    done = {_key(r) for r in load_records(raw_path)}
+    done = {_key(r) for r in report.load_records(raw_path)}
     todo = [
         (problem, sampler, seed, budget)
         for seed in seeds
@@ -190,7 +177,7 @@ def main(argv: list[str] | None = None) -> None:
         budget=args.budget,
         problems=problems,
         seeds=range(args.seeds),
-        elapsed_s=sum(r["elapsed_s"] for r in load_records(sessions_path)),
+        elapsed_s=sum(r["elapsed_s"] for r in report.load_records(sessions_path)),
     )
     for path in written:
         print(f"Wrote {path}")
