@@ -171,6 +171,10 @@ def _run_sequential(study: Study, func: ObjectiveFunc, plan: _Plan, progress: Pr
         except SearchSpaceExhausted:
             break
         except KeyboardInterrupt:
+            # Ctrl-C between a trial's start and its objective leaves it to this sweep.
+            from hyperdial.study import worker_id
+
+            _fail_running_trials_of(study, {worker_id(): "interrupted (KeyboardInterrupt)"})
             _logger.warning(
                 "Interrupted: the running trial was stored as FAIL; every finished trial is "
                 "kept. Continue with load_study(...) or create_study(load_if_exists=True)."
@@ -264,7 +268,7 @@ def _run_processes(
         _logger.warning("Interrupted: waiting for workers to store their running trials.")
     finally:
         _stop_workers(workers)
-        _fail_orphans(study, workers)
+        _fail_orphans(study, workers, interrupted)
     if progress.enabled:
         done = storage.get_n_trials(study_id, _FINISHED) - done_before
         progress.update(done, _best_value(study))
@@ -284,16 +288,27 @@ def _stop_workers(workers: list[Any], grace: float = 10.0) -> None:
             worker.join(timeout=5)
 
 
-def _fail_orphans(study: Study, workers: list[Any]) -> None:
+def _fail_orphans(study: Study, workers: list[Any], interrupted: bool) -> None:
     """Fail trials left RUNNING by workers of this call that died mid-trial."""
     from hyperdial.study import worker_id
 
-    ours = {worker_id().rsplit(":", 1)[0] + f":{w.pid}": w for w in workers}
-    for trial in study.get_trials(states=(TrialState.RUNNING,), deepcopy=False):
-        worker = ours.get(trial.system_attrs.get("worker", ""))
-        if worker is None:
-            continue
+    host = worker_id().rsplit(":", 1)[0]
+    reasons = {}
+    for worker in workers:
         reason = f"worker process {worker.pid} exited (code {worker.exitcode}) during the trial"
+        if interrupted:
+            # Ctrl-C can land between a trial's start and the objective, or during its tell.
+            reason = f"interrupted (KeyboardInterrupt): {reason}"
+        reasons[f"{host}:{worker.pid}"] = reason
+    _fail_running_trials_of(study, reasons)
+
+
+def _fail_running_trials_of(study: Study, reasons: dict[str, str]) -> None:
+    """Fail the RUNNING trials whose worker is a key of ``reasons``, with that reason."""
+    for trial in study.get_trials(states=(TrialState.RUNNING,), deepcopy=False):
+        reason = reasons.get(trial.system_attrs.get("worker", ""))
+        if reason is None:
+            continue
         try:
             study.storage.update_trial(
                 trial.trial_id, state=TrialState.FAIL, system_attrs={"fail_reason": reason}
