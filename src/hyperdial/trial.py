@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from hyperdial._checks import utcnow
 from hyperdial._frozen import FrozenTrial, TrialState
-from hyperdial._view import FIXED_PARAMS_ATTR
+from hyperdial._view import FIXED_PARAMS_ATTR, StudyView
 from hyperdial.exceptions import (
     HyperdialWarning,
     InvalidSpaceError,
@@ -59,6 +59,7 @@ class Trial:
         self._pending_params: dict[str, tuple[float, Distribution]] = {}
         self._pending_system_attrs: dict[str, Any] = {}
         self._relative: dict[str, Any] | None = None
+        self._view: StudyView | None = None
         self._finished = False
 
     # -- identity ----------------------------------------------------------------------------
@@ -169,9 +170,12 @@ class Trial:
                     "Enqueue a value inside the range, or widen the range."
                 )
             return value
-        view = self.study._sampler_view(self._frozen).deferring_for(
-            self.trial_id, self._pending_system_attrs
-        )
+        if self._view is None:
+            # One view per trial: built on the first suggestion that reaches the sampler.
+            self._view = self.study._sampler_view(self._frozen).deferring_for(
+                self.trial_id, self._pending_system_attrs
+            )
+        view = self._view
         if self._relative is None:
             self._relative = self.study.sampler.sample_relative(view, self._snapshot())
         if name in self._relative and distribution.contains_value(self._relative[name]):

@@ -201,13 +201,7 @@ def best(settings: Settings, study_name: str, as_json: bool) -> None:
             {
                 "study": study_name,
                 "direction": study.direction.name.lower(),
-                "number": trial.number,
-                "value": trial.value,
-                "params": trial.params,
-                "user_attrs": trial.user_attrs,
-                "datetime_start": trial.datetime_start,
-                "datetime_complete": trial.datetime_complete,
-                "duration": trial.duration,
+                **_trial_json(trial),
             }
         )
         return
