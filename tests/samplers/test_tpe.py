@@ -15,7 +15,7 @@ from hyperdial.exceptions import InvalidValueError
 from hyperdial.samplers import RandomSampler
 from hyperdial.samplers._tpe import TPESampler, default_gamma
 from hyperdial.samplers._tpe._groups import GroupDecomposition, decompose
-from hyperdial.samplers._tpe._observations import snap
+from hyperdial.samplers._tpe._observations import dim_of, snap
 from hyperdial.samplers._tpe._parzen import Dim, Kind, ParzenEstimator
 from hyperdial.samplers._tpe._split import split_trials
 from hyperdial.space import Categorical, Distribution, Float, Int
@@ -458,3 +458,187 @@ def test_parzen_masses_sum_to_one_over_discrete_and_categorical_values() -> None
     np.testing.assert_allclose(x[:, 0], points[:, 0])
     total = np.exp(estimator.log_pdf(x, low, high)).sum()
     assert total == pytest.approx(1.0, abs=1e-9)
+
+
+def _reference_log_pdf(
+    estimator: ParzenEstimator,
+    dims: list[Dim],
+    x: np.ndarray,
+    low: np.ndarray,
+    high: np.ndarray,
+    prior_weight: float,
+) -> np.ndarray:
+    """The mixture density written out kernel by kernel, from the estimator's parameters."""
+    from scipy.special import logsumexp, ndtr
+    from scipy.stats import norm
+
+    mu, sigma, missing = estimator._mu, estimator._sigma, estimator._missing
+    n = estimator.n_observations
+    out = []
+    for c in range(len(x)):
+        uniform = 0.0
+        for j, dim in enumerate(dims):
+            if dim.kind == Kind.DISCRETE:
+                uniform += math.log(high[c, j] - low[c, j])
+            elif dim.kind == Kind.CATEGORICAL:
+                uniform -= math.log(dim.size)
+        components = [math.log(prior_weight) + uniform]
+        for i in range(n):
+            log_k = 0.0
+            for j, dim in enumerate(dims):
+                m, s = mu[i, j], sigma[i, j]
+                inside = ndtr((1.0 - m) / s) - ndtr(-m / s)
+                if missing[i, j]:
+                    log_k += (
+                        math.log(high[c, j] - low[c, j])
+                        if dim.kind == Kind.DISCRETE
+                        else -math.log(dim.size)
+                        if dim.kind == Kind.CATEGORICAL
+                        else 0.0
+                    )
+                elif dim.kind == Kind.CONTINUOUS:
+                    log_k += norm.logpdf(x[c, j], m, s) - math.log(inside)
+                elif dim.kind == Kind.DISCRETE:
+                    a, b = (low[c, j] - m) / s, (high[c, j] - m) / s
+                    mass = ndtr(-a) - ndtr(-b) if a > 0 else ndtr(b) - ndtr(a)  # tail-accurate
+                    log_k += math.log(max(mass, 1e-300) / inside)
+                else:
+                    b = estimator._cat_bandwidth[j]
+                    same = x[c, j] == m
+                    log_k += math.log(1.0 - b + b / dim.size if same else b / dim.size)
+            components.append(log_k)
+        out.append(float(logsumexp(components)) - math.log(n + prior_weight))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("rule", ["scott", "hyperopt", 0.3])
+def test_parzen_log_pdf_matches_the_mixture_written_out(rule: str | float) -> None:
+    # Look-up tables for discrete and categorical kernels, the quadratic form for continuous
+    # ones: the same numbers as evaluating each kernel on its own, missing values included.
+    rng = np.random.default_rng(1)
+    dists: list[Distribution] = [
+        Float(0.0, 1.0),
+        Int(0, 8),
+        Categorical(["a", "b", "c"]),
+        Float(0.0, 1.0),
+        Int(1, 100, log=True),
+    ]
+    dims = [dim_of(d) for d in dists]
+    n = 40
+    columns = [
+        rng.random(n),
+        np.array([dists[1].to_unit(v) for v in rng.integers(0, 9, n)]),  # repeated values
+        rng.integers(0, 3, n).astype(float),
+        rng.random(n),
+        rng.random(n),  # not snapped to the grid: kernels may sit anywhere
+    ]
+    observations = np.stack(columns, axis=1)
+    observations[rng.random(observations.shape) < 0.15] = np.nan
+    estimator = ParzenEstimator(observations, dims, prior_weight=1.5, bandwidth=rule)
+    x, low, high = snap(dists, estimator.sample(rng, 30))
+    expected = _reference_log_pdf(estimator, dims, x, low, high, prior_weight=1.5)
+    np.testing.assert_allclose(estimator.log_pdf(x, low, high), expected, rtol=1e-10)
+
+
+def test_parzen_samples_follow_its_density() -> None:
+    # Sampling and the density agree: pair frequencies over a discrete x categorical space
+    # match the masses, with missing values and the prior in play.
+    dists: list[Distribution] = [Int(0, 4), Categorical(["a", "b", "c"])]
+    dims = [dim_of(d) for d in dists]
+    to_unit = dists[0].to_unit
+    observations = np.array(
+        [
+            [to_unit(1), 0.0],
+            [to_unit(1), 0.0],
+            [to_unit(4), 2.0],
+            [to_unit(3), np.nan],
+            [np.nan, 1.0],
+        ]
+    )
+    estimator = ParzenEstimator(observations, dims, prior_weight=1.0, bandwidth="scott")
+    points = np.array([[to_unit(v), c] for v in range(5) for c in range(3)])
+    x, low, high = snap(dists, points)
+    mass = np.exp(estimator.log_pdf(x, low, high))
+    draws, _, _ = snap(dists, estimator.sample(np.random.default_rng(0), 60_000))
+    values = np.rint(np.array([dists[0].from_unit(u) for u in draws[:, 0]])).astype(int)
+    counts = np.zeros((5, 3))
+    np.add.at(counts, (values, draws[:, 1].astype(int)), 1)
+    np.testing.assert_allclose(counts.ravel() / len(draws), mass, atol=0.006)
+
+
+def test_parzen_estimator_without_observations_is_the_prior() -> None:
+    dists: list[Distribution] = [Float(0.0, 1.0), Int(0, 3), Categorical(["a", "b"])]
+    dims = [dim_of(d) for d in dists]
+    estimator = ParzenEstimator(np.zeros((0, 3)), dims, prior_weight=1.0, bandwidth="scott")
+    x, low, high = snap(dists, estimator.sample(np.random.default_rng(0), 50))
+    assert set(x[:, 2]) <= {0.0, 1.0}
+    np.testing.assert_allclose(estimator.log_pdf(x, low, high), math.log(1 / 4 * 1 / 2))
+
+
+# -- the cached history ---------------------------------------------------------------------------
+
+
+def _changing_history(trial: hyperdial.Trial) -> float:
+    """Mixed space that widens at trial 20, with failed and pruned trials along the way."""
+    wide = trial.number >= 20
+    x = trial.suggest_float("x", 0.0, 2.0 if wide else 1.0)
+    n = trial.suggest_int("n", 1, 64, log=True)
+    kind = trial.suggest_categorical("kind", ["a", "b", "c"] if wide else ["a", "b"])
+    if trial.number % 9 == 4:
+        raise ValueError("failed on purpose")
+    value = (x - 0.7) ** 2 + abs(math.log2(n) - 3) / 6 + (0.0 if kind == "c" else 0.5)
+    for step in range(3):
+        trial.report(value + 1.0 / (step + 1), step)
+        if trial.number % 7 == 5 and step == 1:
+            raise hyperdial.TrialPruned()
+    return value
+
+
+def test_cached_history_proposes_what_a_fresh_sampler_would() -> None:
+    sampler = TPESampler(n_startup_trials=5, seed=0)
+    study = hyperdial.create_study(sampler=sampler)
+    view = study.view
+    states = set()
+    for stop in (12, 26, 40):
+        study.optimize(
+            _changing_history,
+            n_trials=stop - len(study.trials),
+            catch=(ValueError,),
+            show_progress_bar=False,
+        )
+        states |= {t.state for t in study.trials}
+        # A trial left running without parameters holds the watermark back for later asks.
+        study.ask()
+        frozen = view.get_trials(deepcopy=False)[-1]
+        fresh = copy.deepcopy(sampler)  # copies start with empty caches
+        assert not fresh._observations
+        proposal = sampler.sample_relative(view, frozen)
+        assert proposal and proposal == fresh.sample_relative(view, frozen)
+        for name, dist in (("x", Float(0.0, 3.0)), ("extra", Categorical([1, 2]))):
+            assert sampler.sample_independent(view, frozen, name, dist) == (
+                fresh.sample_independent(view, frozen, name, dist)
+            )
+    assert {TrialState.FAIL, TrialState.PRUNED, TrialState.COMPLETE} <= states
+    observations = sampler._observations[study.study_name]
+    assert 0 < observations.watermark < len(study.trials)
+    finished = view.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))
+    assert len(observations) == len(finished)
+    # The widened space is modelled in the latest distributions.
+    assert observations.latest["kind"][1] == Categorical(["a", "b", "c"])
+
+
+def test_rank_order_without_pruned_trials_is_the_full_order() -> None:
+    from hyperdial.samplers._tpe._split import rank_order
+
+    rng = np.random.default_rng(0)
+    values = rng.integers(0, 5, 50).astype(float)  # ties, broken by number
+    values[[3, 17]] = np.nan
+    numbers = rng.permutation(50)
+    pruned = np.zeros(50, dtype=bool)
+    steps = np.zeros(50, dtype=np.int64)
+    for direction in (StudyDirection.MINIMIZE, StudyDirection.MAXIMIZE):
+        signed = values if direction == StudyDirection.MINIMIZE else -values
+        expected = np.lexsort((numbers, np.where(np.isnan(signed), np.inf, signed)))
+        np.testing.assert_array_equal(
+            rank_order(pruned, steps, values, numbers, direction), expected
+        )

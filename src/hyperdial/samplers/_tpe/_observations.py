@@ -89,11 +89,20 @@ def snap(
         if not isinstance(dist, (Int, Float)) or dim_of(dist).kind != Kind.DISCRETE:
             continue
         half = 0.5 * float(dist.step or 0.0)
-        for i in range(points.shape[0]):
-            value = dist.from_unit(float(points[i, j]))
-            x[i, j] = dist.to_unit(value)
-            low[i, j] = max(0.0, dist.to_unit(value - half))
-            high[i, j] = min(1.0, dist.to_unit(value + half))
+        # Candidates drawn from one density often share values: find each value's cell once.
+        cells: dict[float, tuple[float, float, float]] = {}
+        column = []
+        for unit in points[:, j].tolist():
+            value = dist.from_unit(unit)
+            cell = cells.get(value)
+            if cell is None:
+                cell = cells[value] = (
+                    dist.to_unit(value),
+                    max(0.0, dist.to_unit(value - half)),
+                    min(1.0, dist.to_unit(value + half)),
+                )
+            column.append(cell)
+        x[:, j], low[:, j], high[:, j] = np.array(column).T
     return x, low, high
 
 
@@ -110,7 +119,7 @@ class Observations:
         #: Every trial numbered below the watermark has finished and been seen; the rows of
         #: the COMPLETE and PRUNED ones among them, and the id of the trial just below it.
         self.watermark = 0
-        self.prefix_rows: list[int] = []
+        self.prefix_rows = _Indices()
         self.watermark_id: tuple[Any, ...] | None = None
         # Rank keys, one row per trial: pruned, last step, value, number.
         self._keys = _Rows(4)
@@ -163,6 +172,27 @@ class Observations:
         for params in self._params[len(rows) :]:
             rows.append(encode_params(params, names, distributions))
         return rows.view()
+
+
+class _Indices:
+    """A growing vector of row indices, with amortized constant-time appends."""
+
+    def __init__(self) -> None:
+        self._data = np.empty(16, dtype=np.intp)
+        self._n = 0
+
+    def __len__(self) -> int:
+        return self._n
+
+    def append(self, index: int) -> None:
+        if self._n == len(self._data):
+            self._data = np.concatenate((self._data, np.empty_like(self._data)))
+        self._data[self._n] = index
+        self._n += 1
+
+    def view(self) -> NDArray[np.intp]:
+        """The indices so far; later appends do not change it."""
+        return self._data[: self._n]
 
 
 class _Rows:

@@ -92,70 +92,95 @@ class ParzenEstimator:
         n, d = observations.shape
         self._n: int = int(n)
         self._dims = list(dims)
-        self._obs = observations
-        self._missing = np.isnan(observations)
+        self._missing = missing = np.isnan(observations)
+        any_missing = bool(missing.any())
         weights = np.append(np.ones(n), prior_weight)
         self._weights = weights / weights.sum()
         self._log_weights = np.log(self._weights)
         # Kernel centres (NaN replaced so the arithmetic stays finite; those kernels are
-        # uniform in that dimension anyway), bandwidths and truncation constants.
-        any_missing = bool(self._missing.any())
-        self._mu = np.where(self._missing, 0.5, observations) if any_missing else observations
+        # uniform in that dimension anyway) and bandwidths (unused in categorical ones).
+        self._mu = np.where(missing, 0.5, observations) if any_missing else observations
         self._sigma = np.ones((n, d))
-        self._log_z = np.zeros((n, d))
-        self._cat_bandwidth = np.zeros(d)
-        counts = np.sum(~self._missing, axis=0)
+        counts = n - np.count_nonzero(missing, axis=0) if any_missing else np.full(d, n)
+        self._cat_bandwidth = np.array(
+            [
+                categorical_bandwidth(int(counts[j])) if dim.kind == Kind.CATEGORICAL else 0.0
+                for j, dim in enumerate(self._dims)
+            ]
+        )
         numeric_dims = [j for j, dim in enumerate(self._dims) if dim.kind != Kind.CATEGORICAL]
-        for j in range(d):
-            if j not in numeric_dims:
-                self._cat_bandwidth[j] = categorical_bandwidth(int(counts[j]))
-        # A slice (a view, no copy) when every dimension qualifies.
-        numeric = _columns(numeric_dims, d)
+        categorical_dims = [j for j, dim in enumerate(self._dims) if dim.kind == Kind.CATEGORICAL]
+        # Slices (views, no copies) when every dimension qualifies.
+        self._numeric = numeric = _columns(numeric_dims, d)
+        self._categorical = _columns(categorical_dims, d)
+        self._n_numeric, self._n_categorical = len(numeric_dims), len(categorical_dims)
+        self._sizes = np.array([float(dim.size) for dim in self._dims])
+        # The "hyperopt" rule gives each kernel its own width, the others one per dimension.
+        per_kernel = bandwidth == "hyperopt"
         if numeric_dims:
             minimum = np.array(
                 [minimum_bandwidth(int(counts[j]), self._dims[j], bandwidth) for j in numeric_dims]
             )
-            if bandwidth == "hyperopt":
+            if per_kernel:
                 for j in numeric_dims:
-                    present = ~self._missing[:, j]
+                    present = ~missing[:, j]
                     self._sigma[present, j] = _neighbour_bandwidths(observations[present, j])
-                sigma = np.clip(self._sigma[:, numeric], minimum[None, :], 1.0)
+                self._sigma[:, numeric] = np.clip(self._sigma[:, numeric], minimum[None, :], 1.0)
             else:
-                # One bandwidth per dimension, shared by its kernels.
                 shared = _rule_bandwidths(observations[:, numeric], d, bandwidth, prior_weight)
-                sigma = np.broadcast_to(np.clip(shared, minimum, 1.0), (n, len(numeric_dims)))
-            self._sigma[:, numeric] = sigma
-            mu = self._mu[:, numeric]
-            # Mass of each kernel inside [0, 1]; the interval always holds the centre.
-            z = ndtr((1.0 - mu) / sigma) - ndtr(-mu / sigma)
-            self._log_z[:, numeric] = np.log(np.maximum(z, _TINY))
+                self._sigma[:, numeric] = np.clip(shared, minimum, 1.0)
+        self._init_continuous(any_missing, per_kernel=per_kernel)
+        self._init_lookups(any_missing, per_kernel=per_kernel)
+
+    def _init_continuous(self, any_missing: bool, *, per_kernel: bool) -> None:
         # Continuous dimensions are evaluated together as one quadratic form per kernel:
         # sum_j ((x_j - mu_j) / sigma_j) ** 2 = x^2 . a - 2 x . b + c, with the inverse
         # bandwidth 0 where an observation is missing (a flat kernel there).
+        n, d = self._mu.shape
         continuous = [j for j, dim in enumerate(self._dims) if dim.kind == Kind.CONTINUOUS]
-        self._n_continuous = len(continuous)
+        self._n_continuous = k = len(continuous)
         self._continuous = cont = _columns(continuous, d)
-        mu_c = self._mu[:, cont]
-        if self._missing[:, cont].any():
+        mu_c, sigma_c = self._mu[:, cont], self._sigma[:, cont]
+        log_z = _log_mass_inside(mu_c, sigma_c)
+        if any_missing and self._missing[:, cont].any():
             present_c = ~self._missing[:, cont]
-            inv_var = np.where(present_c, 1.0 / self._sigma[:, cont] ** 2, 0.0)
-            log_norm = -_LOG_SQRT_2PI - np.log(self._sigma[:, cont]) - self._log_z[:, cont]
-            self._cont_log_norm = np.sum(np.where(present_c, log_norm, 0.0), axis=1)
+            inv_var = np.where(present_c, 1.0 / sigma_c**2, 0.0)
+            log_norm = -_LOG_SQRT_2PI - np.log(sigma_c) - log_z
+            log_norm_sum = np.sum(np.where(present_c, log_norm, 0.0), axis=1)
         else:
-            inv_var = 1.0 / self._sigma[:, cont] ** 2
-            log_sigma = np.log(self._sigma[0, cont]) if n else np.zeros(self._n_continuous)
-            per_kernel = bandwidth == "hyperopt"
+            inv_var = 1.0 / sigma_c**2
             log_sigma_sum = np.sum(
-                np.log(self._sigma[:, cont]) if per_kernel else log_sigma, axis=-1
+                np.log(sigma_c) if per_kernel else np.log(sigma_c[0]) if n else np.zeros(k),
+                axis=-1,
             )
-            self._cont_log_norm = (
-                -_LOG_SQRT_2PI * self._n_continuous
-                - log_sigma_sum
-                - np.sum(self._log_z[:, cont], axis=1)
-            )
+            log_norm_sum = -_LOG_SQRT_2PI * k - log_sigma_sum - np.sum(log_z, axis=1)
         self._quad_a = inv_var
         self._quad_b = mu_c * inv_var
         self._quad_c = np.sum(mu_c * self._quad_b, axis=1)
+        self._cont_log_norm = log_norm_sum
+
+    def _init_lookups(self, any_missing: bool, *, per_kernel: bool) -> None:
+        # Discrete and categorical dimensions are evaluated by table look-up: their kernels
+        # take few distinct forms (a categorical kernel is fixed by its choice, a discrete
+        # one by its centre and width), so log_pdf evaluates each distinct kernel once per
+        # point and gathers the values by each observation's code. The last code of a table
+        # stands for the uniform density: that of a missing value and of the prior, which
+        # takes the last column of the gathered values.
+        mu, missing = self._mu, self._missing
+        self._lookups: list[_CategoricalLookup | _DiscreteLookup] = []
+        for j, dim in enumerate(self._dims):
+            if dim.kind == Kind.CATEGORICAL:
+                choice = np.where(missing[:, j], dim.size, mu[:, j]) if any_missing else mu[:, j]
+                codes = np.append(choice.astype(np.intp), dim.size)
+                bandwidth = float(self._cat_bandwidth[j])
+                self._lookups.append(_CategoricalLookup(j, dim.size, codes, bandwidth))
+            elif dim.kind == Kind.DISCRETE:
+                first, codes = _distinct(mu[:, j], self._sigma[:, j] if per_kernel else None)
+                codes[missing[:, j]] = len(first)
+                codes = np.append(codes, len(first))
+                centre, width = mu[first, j], self._sigma[first, j]
+                log_z = _log_mass_inside(centre, width)
+                self._lookups.append(_DiscreteLookup(j, codes, centre, width, log_z))
 
     @property
     def n_observations(self) -> int:
@@ -166,33 +191,35 @@ class ParzenEstimator:
         """Draw ``size`` points: unit coordinates (not yet snapped) or choice indices."""
         n, d = self._n, len(self._dims)
         component = rng.choice(n + 1, size=size, p=self._weights)
-        from_prior = component == n
-        kernel = np.minimum(component, max(n - 1, 0))
-        out = np.empty((size, d))
-        for j, dim in enumerate(self._dims):
-            u = rng.random(size)
-            v = rng.random(size)
-            uniform = from_prior | self._missing[kernel, j] if n else np.ones(size, dtype=bool)
-            if dim.kind == Kind.CATEGORICAL:
-                uniform_choice = np.minimum(np.floor(u * dim.size), dim.size - 1)
-                if n:
-                    observed = self._mu[kernel, j]
-                    # Aitchison-Aitken: the observed choice with probability 1 - b, else
-                    # any choice uniformly (which may be the observed one again).
-                    keep = v >= self._cat_bandwidth[j]
-                    out[:, j] = np.where(uniform | ~keep, uniform_choice, observed)
-                else:
-                    out[:, j] = uniform_choice
-                continue
-            if n:
-                mu = self._mu[kernel, j]
-                sigma = self._sigma[kernel, j]
-                # Inverse-CDF sampling of the Gaussian truncated to [0, 1].
-                lo, hi = ndtr(-mu / sigma), ndtr((1.0 - mu) / sigma)
-                drawn = mu + sigma * ndtri(lo + v * (hi - lo))
-                out[:, j] = np.where(uniform, u, np.clip(drawn, 0.0, 1.0))
-            else:
-                out[:, j] = u
+        # Two uniforms per point and dimension, u then v for each dimension in turn (one
+        # draw of the stream that 2 d draws of ``size`` would take).
+        uv = rng.random((d, 2, size))
+        u, v = uv[:, 0].T, uv[:, 1].T
+        # Uniform coordinates and choices: what the prior draws, and a kernel in a dimension
+        # its observation misses.
+        out = u.copy()
+        numeric, categorical = self._numeric, self._categorical
+        if self._n_categorical:
+            sizes = self._sizes[categorical]
+            out[:, categorical] = np.minimum(np.floor(u[:, categorical] * sizes), sizes - 1)
+        if not n:
+            return out
+        kernel = np.minimum(component, n - 1)
+        uniform = (component == n)[:, None] | self._missing[kernel]
+        mu, sigma = self._mu[kernel], self._sigma[kernel]
+        if self._n_numeric:
+            mu_n, sigma_n = mu[:, numeric], sigma[:, numeric]
+            # Inverse-CDF sampling of the Gaussian truncated to [0, 1].
+            lo, hi = ndtr(-mu_n / sigma_n), ndtr((1.0 - mu_n) / sigma_n)
+            drawn = np.clip(mu_n + sigma_n * ndtri(lo + v[:, numeric] * (hi - lo)), 0.0, 1.0)
+            out[:, numeric] = np.where(uniform[:, numeric], out[:, numeric], drawn)
+        if self._n_categorical:
+            # Aitchison-Aitken: the observed choice with probability 1 - b, else any choice
+            # uniformly (which may be the observed one again).
+            keep = ~uniform[:, categorical] & (
+                v[:, categorical] >= self._cat_bandwidth[categorical]
+            )
+            out[:, categorical] = np.where(keep, mu[:, categorical], out[:, categorical])
         return out
 
     def log_pdf(
@@ -210,35 +237,91 @@ class ParzenEstimator:
         """
         m, n = x.shape[0], self._n
         # log of each component at each point: (m, n + 1), the last column the prior.
-        log_k = np.zeros((m, n + 1))
+        log_k = np.empty((m, n + 1))
         if self._n_continuous:
-            # Product of truncated Gaussians over all continuous dimensions at once; the
-            # prior's density there is 1.
+            # Product of truncated Gaussians over all continuous dimensions at once (in
+            # place: these are the largest arrays of an ask); the prior's density there is 1.
             xc = x[:, self._continuous]
-            quad = (xc * xc) @ self._quad_a.T - 2.0 * (xc @ self._quad_b.T) + self._quad_c
-            log_k[:, :n] = -0.5 * np.maximum(quad, 0.0) + self._cont_log_norm[None, :]
-        for j, dim in enumerate(self._dims):
-            if dim.kind == Kind.CONTINUOUS:
-                continue
-            missing = self._missing[:, j]
-            uniform: float | NDArray[np.float64]
-            if dim.kind == Kind.CATEGORICAL:
-                b = self._cat_bandwidth[j]
-                log_other = math.log(b / dim.size)
-                log_same = math.log(1.0 - b + b / dim.size)
-                same = x[:, j, None] == self._mu[None, :, j]
-                log_kj = np.where(same, log_same, log_other)
-                uniform = -math.log(dim.size)
-            elif dim.kind == Kind.DISCRETE:
-                lo, hi = cell_low[:, j, None], cell_high[:, j, None]
-                mu, sigma = self._mu[None, :, j], self._sigma[None, :, j]
-                mass = _interval_mass((lo - mu) / sigma, (hi - mu) / sigma)
-                log_kj = np.log(np.maximum(mass, _TINY)) - self._log_z[None, :, j]
-                uniform = np.log(np.maximum(cell_high[:, j] - cell_low[:, j], _TINY))[:, None]
-            log_kj = np.where(missing[None, :], uniform, log_kj)
-            log_k[:, :n] += log_kj
-            log_k[:, n] += np.broadcast_to(uniform, (m, 1))[:, 0]
-        return _logsumexp_rows(log_k + self._log_weights[None, :])
+            quad = (xc * xc) @ self._quad_a.T
+            quad -= 2.0 * (xc @ self._quad_b.T)
+            quad += self._quad_c
+            np.maximum(quad, 0.0, out=quad)
+            quad *= -0.5
+            quad += self._cont_log_norm
+            log_k[:, :n] = quad
+            log_k[:, n] = 0.0
+        else:
+            log_k[:] = 0.0
+        for lookup in self._lookups:
+            log_k += np.take(lookup.table(x, cell_low, cell_high), lookup.codes, axis=1)
+        log_k += self._log_weights
+        return _logsumexp_rows(log_k)
+
+
+@dataclass(frozen=True)
+class _CategoricalLookup:
+    """The kernels of categorical dimension ``j``: observation ``i`` has choice ``codes[i]``.
+
+    Code ``size`` means missing.
+    """
+
+    j: int
+    size: int
+    codes: NDArray[np.intp]
+    bandwidth: float
+
+    def table(
+        self,
+        x: NDArray[np.float64],
+        cell_low: NDArray[np.float64],
+        cell_high: NDArray[np.float64],
+    ) -> NDArray[np.float64]:
+        """Return the ``(m, size + 1)`` log kernel of each choice at ``m`` points.
+
+        Aitchison-Aitken: ``1 - b + b / size`` on the kernel's own choice, ``b / size`` on
+        each other one. The last column is the uniform mass of a missing value and of the
+        prior.
+        """
+        b, size = self.bandwidth, self.size
+        same = x[:, self.j, None] == np.arange(size + 1)
+        table = np.where(same, math.log(1.0 - b + b / size), math.log(b / size))
+        table[:, size] = -math.log(size)
+        return table
+
+
+@dataclass(frozen=True)
+class _DiscreteLookup:
+    """The distinct kernels of discrete dimension ``j``: observation ``i`` has ``codes[i]``.
+
+    Kernel ``k`` is centred at ``mu[k]`` with width ``sigma[k]`` and mass ``exp(log_z[k])``
+    inside ``[0, 1]``; code ``len(mu)`` means missing.
+    """
+
+    j: int
+    codes: NDArray[np.intp]
+    mu: NDArray[np.float64]
+    sigma: NDArray[np.float64]
+    log_z: NDArray[np.float64]
+
+    def table(
+        self,
+        x: NDArray[np.float64],
+        cell_low: NDArray[np.float64],
+        cell_high: NDArray[np.float64],
+    ) -> NDArray[np.float64]:
+        """Return the ``(m, k + 1)`` log mass each of the ``k`` kernels puts on each point's cell.
+
+        The last column is the uniform mass of the cell: that of a missing value and of the
+        prior.
+        """
+        k = len(self.mu)
+        lo, hi = cell_low[:, self.j, None], cell_high[:, self.j, None]
+        mu, sigma = self.mu[None, :], self.sigma[None, :]
+        table = np.empty((x.shape[0], k + 1))
+        mass = _interval_mass((lo - mu) / sigma, (hi - mu) / sigma)
+        table[:, :k] = np.log(np.maximum(mass, _TINY)) - self.log_z[None, :]
+        table[:, k] = np.log(np.maximum(cell_high[:, self.j] - cell_low[:, self.j], _TINY))
+        return table
 
 
 def minimum_bandwidth(n: int, dim: Dim, rule: str | float) -> float:
@@ -299,13 +382,19 @@ def _rule_bandwidths(
 ) -> NDArray[np.float64]:
     """Return the ``"scott"`` or fixed-factor bandwidth of each column (NaN = missing)."""
     present = ~np.isnan(observations)
-    n = np.sum(present, axis=0).astype(np.float64)
+    # Most often nothing is missing: skip the masking then (same numbers).
+    complete = bool(present.all())
+    if complete:
+        n = np.full(observations.shape[1], float(observations.shape[0]))
+    else:
+        n = np.sum(present, axis=0).astype(np.float64)
     shrink = np.maximum(n, 1.0) ** (-1.0 / (d + 4))
     if isinstance(rule, str):  # "scott"
-        values = np.where(present, observations, 0.0)
+        values = observations if complete else np.where(present, observations, 0.0)
         total = n + prior_weight
         mean = (np.sum(values, axis=0) + 0.5 * prior_weight) / total
-        scatter = np.sum(np.where(present, (values - mean) ** 2, 0.0), axis=0)
+        deviation = (values - mean) ** 2
+        scatter = np.sum(deviation if complete else np.where(present, deviation, 0.0), axis=0)
         prior_scatter = prior_weight * (_UNIFORM_STD**2 + (0.5 - mean) ** 2)
         spread = np.sqrt((scatter + prior_scatter) / total)
         factor = (4.0 / (d + 2.0)) ** (1.0 / (d + 4.0))
@@ -327,11 +416,36 @@ def _neighbour_bandwidths(mu: NDArray[np.float64]) -> NDArray[np.float64]:
     return sigma
 
 
+def _distinct(
+    mu: NDArray[np.float64], sigma: NDArray[np.float64] | None
+) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """Return one kernel per distinct ``(mu, sigma)`` pair, and each kernel's pair among them.
+
+    ``sigma`` None means one width shared by all kernels.
+    """
+    order = np.argsort(mu) if sigma is None else np.lexsort((sigma, mu))
+    new = np.ones(len(mu), dtype=bool)
+    new[1:] = np.diff(mu[order]) != 0
+    if sigma is not None:
+        new[1:] |= np.diff(sigma[order]) != 0
+    codes = np.empty(len(mu), dtype=np.intp)
+    codes[order] = np.cumsum(new) - 1
+    return order[new], codes
+
+
+def _log_mass_inside(mu: NDArray[np.float64], sigma: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Log mass of Gaussian kernels inside ``[0, 1]``, which always holds their centres."""
+    z = ndtr((1.0 - mu) / sigma) - ndtr(-mu / sigma)
+    result: NDArray[np.float64] = np.log(np.maximum(z, _TINY))
+    return result
+
+
 def _interval_mass(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.float64]:
     """Standard normal mass of ``[a, b]``, accurate in both tails."""
-    upper = a > 0
-    # In the upper tail, subtract survival functions instead of CDFs near 1.
-    mass: NDArray[np.float64] = np.where(upper, ndtr(-a) - ndtr(-b), ndtr(b) - ndtr(a))
+    # In the upper tail (a > 0), subtract survival functions instead of CDFs near 1:
+    # ndtr(-a) - ndtr(-b) = -(ndtr(-b) - ndtr(-a)), so one flip of sign serves both cases.
+    sign = np.where(a > 0, -1.0, 1.0)
+    mass: NDArray[np.float64] = sign * (ndtr(sign * b) - ndtr(sign * a))
     return mass
 
 
@@ -341,9 +455,14 @@ def _columns(indices: list[int], d: int) -> list[int] | slice:
 
 
 def _logsumexp_rows(a: NDArray[np.float64]) -> NDArray[np.float64]:
-    """``log(sum(exp(a), axis=1))`` without overflow (rows hold at least one finite value)."""
+    """``log(sum(exp(a), axis=1))`` without overflow (rows hold at least one finite value).
+
+    Overwrites ``a``.
+    """
     peak = np.max(a, axis=1)
-    result: NDArray[np.float64] = peak + np.log(np.sum(np.exp(a - peak[:, None]), axis=1))
+    a -= peak[:, None]
+    np.exp(a, out=a)
+    result: NDArray[np.float64] = peak + np.log(np.sum(a, axis=1))
     return result
 
 

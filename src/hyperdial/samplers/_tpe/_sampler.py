@@ -282,7 +282,9 @@ class TPESampler(Sampler):
             # Another study of the same name (in a new storage): start again.
             del self._observations[study.study_name]
             return self._prepare(study, trial)
-        rows = list(observations.prefix_rows) if start else []
+        # Rows of the trials below the watermark, then of the finished ones after it.
+        prefix = observations.prefix_rows.view() if start else None
+        rows: list[int] = []
         running: list[FrozenTrial] = []
         row_of = observations.row_of
         complete, pruned, run = TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING
@@ -305,10 +307,12 @@ class TPESampler(Sampler):
                 advancing = False
                 if liar and state is run and other.number != trial.number and other.params:
                     running.append(other)
-        n = len(rows)
+        selected = np.asarray(rows, dtype=np.intp)
+        if prefix is not None:
+            selected = np.concatenate((prefix, selected))
+        n = len(selected)
         if n < self.n_startup_trials or n == 0:
             return _Context(startup=True)
-        selected = np.asarray(rows, dtype=np.intp)
         keys = observations.rank_keys()[selected]
         order = rank_order(
             keys[:, 0] > 0.5,

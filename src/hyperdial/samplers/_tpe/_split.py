@@ -94,9 +94,12 @@ def rank_order(
     """
     signed = value if direction == StudyDirection.MINIMIZE else -value
     signed = np.where(np.isnan(signed), np.inf, signed)
+    # np.lexsort sorts by the last key first.
+    if not pruned.any():
+        # The usual case, and the same order: no steps to compare.
+        return np.lexsort((number, signed))
     # Completed trials share one step so that only their value orders them.
     steps = np.where(pruned, last_step, 0)
-    # np.lexsort sorts by the last key first.
     return np.lexsort((number, signed, -steps, pruned))
 
 
