@@ -93,8 +93,13 @@ def test_killed_worker_trial_is_failed_not_left_running(tmp_path: Path) -> None:
     assert TrialState.RUNNING not in {t.state for t in trials}
     dead = trials[2]
     assert dead.state == TrialState.FAIL
-    assert "exited (code -9)" in (dead.fail_reason or "")
+    assert "died (exit code -9)" in (dead.fail_reason or "")
     assert sum(t.state == TrialState.COMPLETE for t in trials) == 11
+    # The parent failed it at once, not after the lease ran out, and queued a retry; it
+    # runs if a worker asks for a trial after that, else it waits for the next run.
+    retry = trials[dead.system_attrs["retried_as"]]
+    assert retry.system_attrs["retry_of"] == 2
+    assert retry.state in (TrialState.COMPLETE, TrialState.WAITING)
 
 
 def test_stop_from_a_worker_callback_stops_all_workers(tmp_path: Path) -> None:

@@ -16,8 +16,10 @@ from hyperdial._frozen import FrozenTrial, TrialState
 from hyperdial._progress import ProgressBar
 from hyperdial.exceptions import (
     InvalidValueError,
+    MaxTrialsReached,
     ObjectiveError,
     SearchSpaceExhausted,
+    StaleTrialError,
     TrialPruned,
     UpdateFinishedTrialError,
 )
@@ -25,8 +27,9 @@ from hyperdial.trial import check_values
 
 if TYPE_CHECKING:
     from hyperdial.study import Callback, ObjectiveFunc, Study
+    from hyperdial.trial import Trial
 
-__all__ = ["run_optimize", "run_trial"]
+__all__ = ["Plan", "run_optimize", "run_trial", "should_start", "after_trial"]
 
 _logger = logging.getLogger("hyperdial")
 
@@ -39,15 +42,35 @@ def run_trial(
     """Ask, run the objective, tell; return the finished trial.
 
     An exception in ``catch`` fails the trial and is swallowed; any other (Ctrl-C included)
-    fails the trial, which is stored first, and is then raised again.
+    fails the trial, which is stored first, and is then raised again. A trial that lost its
+    lease meanwhile (see :mod:`hyperdial._lease`) is returned as stored, FAIL.
     """
+    trial = study.ask()  # SearchSpaceExhausted and MaxTrialsReached end the caller's loop
+    try:
+        return _run_objective(study, trial, func, catch)
+    except StaleTrialError as error:
+        # Another worker failed this trial as stale while it ran (this worker was cut off
+        # from the storage, or paused, past the grace period); the retry owns it now.
+        _logger.warning(
+            "Trial %d lost its lease and was failed as stale by another worker; its result "
+            "is discarded (%s).",
+            trial.number,
+            error,
+        )
+        return study.storage.get_trial(trial.trial_id)
+
+
+def _run_objective(
+    study: Study, trial: Trial, func: ObjectiveFunc, catch: tuple[type[BaseException], ...]
+) -> FrozenTrial:
     from hyperdial.study import format_exception
 
-    trial = study.ask()  # SearchSpaceExhausted ends the loop in the caller
     try:
         result = func(trial)
     except TrialPruned:
         return study.tell(trial, state=TrialState.PRUNED)
+    except StaleTrialError:
+        raise  # a report to a trial failed as stale: nothing of it can be stored
     except BaseException as error:
         reason = f"{type(error).__name__}: {error}".rstrip(": ")
         if isinstance(error, KeyboardInterrupt):
@@ -69,7 +92,9 @@ def run_trial(
 
 
 @dataclass
-class _Plan:
+class Plan:
+    """What one ``optimize`` call was asked to do, checked."""
+
     n_trials: int | None
     deadline: float | None
     catch: tuple[type[BaseException], ...]
@@ -103,6 +128,45 @@ def _check_args(
     return n_jobs, catches
 
 
+def _check_options(
+    study: Study,
+    n_jobs: int,
+    retries: int | None,
+    max_trials: int | None,
+    reproducible: bool | int,
+) -> tuple[int | None, int | None]:
+    """Check the lease and budget options; return ``(max_trials, reproducible lag)``."""
+    if retries is not None:
+        study._leases = study._leases.replace(retries=retries)  # validates
+    if max_trials is not None and (
+        isinstance(max_trials, bool) or not isinstance(max_trials, int) or max_trials < 0
+    ):
+        raise InvalidValueError(
+            f"max_trials must be an integer >= 0 (the study's total across all workers) or "
+            f"None. Got {max_trials!r}."
+        )
+    if reproducible is False or reproducible is None:
+        return max_trials, None
+    lag = n_jobs if reproducible is True else reproducible
+    if isinstance(lag, bool) or not isinstance(lag, int) or lag < 1:
+        raise InvalidValueError(
+            f"reproducible must be True, False or the number of workers (an integer >= 1) "
+            f"that share the study. Got {reproducible!r}."
+        )
+    from hyperdial._view import StudyView
+
+    state = StudyView(study.storage, study._study_id, study.study_name).state("hyperdial")
+    if not state.set_if_absent("reproducible_lag", lag):
+        stored = state.get("reproducible_lag")
+        if stored != lag:
+            raise InvalidValueError(
+                f"Study {study.study_name!r} runs reproducibly for {stored} workers; this call "
+                f"asked for {lag}. Trials must see the same history in every run: pass "
+                f"reproducible={stored} (whatever the number of processes), or use a new study."
+            )
+    return max_trials, lag
+
+
 def run_optimize(
     study: Study,
     func: ObjectiveFunc,
@@ -114,33 +178,54 @@ def run_optimize(
     callbacks: Iterable[Callback] | None,
     gc_after_trial: bool,
     show_progress_bar: bool | None,
+    retries: int | None = None,
+    max_trials: int | None = None,
+    reproducible: bool | int = False,
+    executor: Any = None,
 ) -> None:
     """Run trials until ``n_trials`` or ``timeout``, the sampler is done, or ``stop()``."""
     if not callable(func):
         raise InvalidValueError(f"The objective must be callable. Got {func!r}.")
     n_jobs, catches = _check_args(n_trials, timeout, n_jobs, catch)
-    plan = _Plan(
+    plan = Plan(
         n_trials=n_trials,
         deadline=None if timeout is None else time.monotonic() + timeout,
         catch=catches,
         callbacks=list(callbacks or ()),
         gc_after_trial=gc_after_trial,
     )
+    saved = (study._leases, study._max_trials, study._reproducible_lag)
+    study._max_trials, study._reproducible_lag = _check_options(
+        study, n_jobs, retries, max_trials, reproducible
+    )
     study._stop_requested = False
-    with ProgressBar(n_trials, timeout, show_progress_bar) as progress:
-        if n_jobs == 1:
-            _run_sequential(study, func, plan, progress)
-        else:
-            if not study.storage.multiprocess_safe:
-                raise InvalidValueError(
-                    f"n_jobs={n_jobs} runs worker processes, which cannot share "
-                    f"{study.storage!r}. Pass storage='sqlite:///hyperdial.db' (or a "
-                    "PostgreSQL URL) to create_study, or use n_jobs=1."
-                )
-            _run_processes(study, func, plan, n_jobs, progress)
+    try:
+        with ProgressBar(n_trials, timeout, show_progress_bar) as progress:
+            if executor is not None:
+                if study._reproducible_lag is not None:
+                    raise InvalidValueError(
+                        "reproducible=True runs worker processes of its own; it cannot be "
+                        "combined with executor=. Use n_jobs with reproducible=True, or drop "
+                        "reproducible."
+                    )
+                from hyperdial.integrations.dask import run_with_executor
+
+                run_with_executor(study, func, plan, executor, progress)
+            elif n_jobs == 1:
+                _run_sequential(study, func, plan, progress)
+            else:
+                if not study.storage.multiprocess_safe:
+                    raise InvalidValueError(
+                        f"n_jobs={n_jobs} runs worker processes, which cannot share "
+                        f"{study.storage!r}. Pass storage='sqlite:///hyperdial.db' (or a "
+                        "PostgreSQL URL) to create_study, or use n_jobs=1."
+                    )
+                _run_processes(study, func, plan, n_jobs, progress)
+    finally:
+        study._leases, study._max_trials, study._reproducible_lag = saved
 
 
-def _should_start(study: Study, plan: _Plan, started: int) -> bool:
+def should_start(study: Study, plan: Plan, started: int) -> bool:
     if study._stop_requested:
         return False
     if plan.n_trials is not None and started >= plan.n_trials:
@@ -150,7 +235,7 @@ def _should_start(study: Study, plan: _Plan, started: int) -> bool:
     return not study.sampler.is_exhausted(study.view)
 
 
-def _after_trial(study: Study, plan: _Plan, frozen: FrozenTrial) -> None:
+def after_trial(study: Study, plan: Plan, frozen: FrozenTrial) -> None:
     for callback in plan.callbacks:
         callback(study, frozen)
     if plan.gc_after_trial:
@@ -162,25 +247,27 @@ def _best_value(study: Study) -> float | None:
     return None if best is None else best.value
 
 
-def _run_sequential(study: Study, func: ObjectiveFunc, plan: _Plan, progress: ProgressBar) -> None:
+def _run_sequential(study: Study, func: ObjectiveFunc, plan: Plan, progress: ProgressBar) -> None:
     started = 0
-    while _should_start(study, plan, started):
+    while should_start(study, plan, started):
         started += 1
         try:
             frozen = run_trial(study, func, plan.catch)
-        except SearchSpaceExhausted:
+        except (SearchSpaceExhausted, MaxTrialsReached):
             break
         except KeyboardInterrupt:
             # Ctrl-C between a trial's start and its objective leaves it to this sweep.
             from hyperdial.study import worker_id
 
-            _fail_running_trials_of(study, {worker_id(): "interrupted (KeyboardInterrupt)"})
+            _fail_running_trials_of(
+                study, {worker_id(): "interrupted (KeyboardInterrupt)"}, retry=False
+            )
             _logger.warning(
                 "Interrupted: the running trial was stored as FAIL; every finished trial is "
                 "kept. Continue with load_study(...) or create_study(load_if_exists=True)."
             )
             raise
-        _after_trial(study, plan, frozen)
+        after_trial(study, plan, frozen)
         if progress.enabled:
             progress.update(started, _best_value(study))
 
@@ -195,6 +282,9 @@ class _Shared:
         self.stop = ctx.Event()
         self.started = ctx.Value("q", 0)
         self.errors = ctx.SimpleQueue()
+        # (worker index, held, trial id): the parent renews the leases of its workers'
+        # trials, so that a worker busy in its objective needs no keeper process of its own.
+        self.leases = ctx.SimpleQueue()
 
     def take_slot(self, n_trials: int | None) -> bool:
         with self.started.get_lock():
@@ -204,17 +294,82 @@ class _Shared:
             return True
 
 
-def _worker_main(study: Study, func: ObjectiveFunc, plan: _Plan, shared: _Shared) -> None:
+class _ParentHolder:
+    """A worker's lease holder: tells the parent process which trials to renew."""
+
+    def __init__(self, queue: Any, index: int) -> None:
+        self._queue = queue
+        self._index = index
+
+    def hold(self, trial_id: int) -> None:
+        self._queue.put((self._index, True, trial_id))
+
+    def release(self, trial_id: int) -> None:
+        self._queue.put((self._index, False, trial_id))
+
+
+class _LeaseDesk:
+    """The parent's side: the trials each worker holds, renewed every heartbeat interval."""
+
+    def __init__(self, study: Study, queue: Any, n_workers: int) -> None:
+        self._study = study
+        self._queue = queue
+        self.held: list[set[int]] = [set() for _ in range(n_workers)]
+        self._interval = study._leases.heartbeat_interval
+        self._grace = study._leases.grace_period
+        self._next_renewal = time.monotonic() + self._interval
+
+    def drain(self) -> None:
+        while not self._queue.empty():
+            index, held, trial_id = self._queue.get()
+            if held:
+                self.held[index].add(trial_id)
+            else:
+                self.held[index].discard(trial_id)
+
+    def renew_if_due(self) -> None:
+        if time.monotonic() < self._next_renewal:
+            return
+        self._next_renewal = time.monotonic() + self._interval
+        trial_ids = sorted(set().union(*self.held))
+        if not trial_ids:
+            return
+        try:
+            lost = set(self._study.storage.renew_leases(trial_ids, self._grace))
+        except Exception as error:  # the storage may be restarting: try again next time
+            _logger.warning("Could not renew trial leases (%s); retrying.", error)
+            return
+        for held in self.held:
+            held -= lost
+
+    def fail_trials_of_dead(self, workers: list[Any], dead: list[int]) -> None:
+        """Fail (and retry) the trials held by the ``dead`` workers, not waiting for leases."""
+        for index in dead:
+            if not self.held[index]:
+                continue
+            worker = workers[index]
+            reason = (
+                f"worker process {worker.pid} died (exit code {worker.exitcode}) during the trial"
+            )
+            self._study._fail_lost_trials(reason, sorted(self.held[index]))
+            self.held[index].clear()
+
+
+def _worker_main(
+    study: Study, func: ObjectiveFunc, plan: Plan, shared: _Shared, index: int
+) -> None:
+    if study.storage.multiprocess_safe:
+        study._lease_holder = _ParentHolder(shared.leases, index)
     try:
         while not shared.stop.is_set():
-            if not _should_start(study, plan, 0) or not shared.take_slot(plan.n_trials):
+            if not should_start(study, plan, 0) or not shared.take_slot(plan.n_trials):
                 break
             try:
                 frozen = run_trial(study, func, plan.catch)
-            except SearchSpaceExhausted:
+            except (SearchSpaceExhausted, MaxTrialsReached):
                 shared.stop.set()
                 break
-            _after_trial(study, plan, frozen)
+            after_trial(study, plan, frozen)
             if study._stop_requested:
                 shared.stop.set()
     except KeyboardInterrupt:
@@ -238,7 +393,7 @@ def _pack_error(error: BaseException) -> bytes:
 
 
 def _run_processes(
-    study: Study, func: ObjectiveFunc, plan: _Plan, n_jobs: int, progress: ProgressBar
+    study: Study, func: ObjectiveFunc, plan: Plan, n_jobs: int, progress: ProgressBar
 ) -> None:
     # fork keeps closures and lambdas working as objectives (as with threads); storages
     # re-open their connections in the child. Elsewhere, spawn needs a picklable objective.
@@ -249,16 +404,23 @@ def _run_processes(
     study_id = study._study_id
     done_before = storage.get_n_trials(study_id, _FINISHED)
     workers = [
-        ctx.Process(target=_worker_main, args=(study, func, plan, shared), name=f"hyperdial-{i}")
+        ctx.Process(target=_worker_main, args=(study, func, plan, shared, i), name=f"hyperdial-{i}")
         for i in range(n_jobs)
     ]
     for worker in workers:
         worker.start()
+    desk = _LeaseDesk(study, shared.leases, n_jobs)
     interrupted = False
     try:
         while any(w.is_alive() for w in workers):
             for w in workers:
                 w.join(timeout=0.25 / n_jobs)
+            # Order matters: a dead worker's last messages are in the queue before the
+            # drain, so it is judged on everything it sent.
+            dead = [i for i, w in enumerate(workers) if not w.is_alive()]
+            desk.drain()
+            desk.fail_trials_of_dead(workers, dead)
+            desk.renew_if_due()
             if progress.enabled:
                 done = storage.get_n_trials(study_id, _FINISHED) - done_before
                 progress.update(done, _best_value(study))
@@ -295,24 +457,35 @@ def _fail_orphans(study: Study, workers: list[Any], interrupted: bool) -> None:
     host = worker_id().rsplit(":", 1)[0]
     reasons = {}
     for worker in workers:
-        reason = f"worker process {worker.pid} exited (code {worker.exitcode}) during the trial"
+        reason = f"worker process {worker.pid} died (exit code {worker.exitcode}) during the trial"
         if interrupted:
             # Ctrl-C can land between a trial's start and the objective, or during its tell.
             reason = f"interrupted (KeyboardInterrupt): {reason}"
         reasons[f"{host}:{worker.pid}"] = reason
-    _fail_running_trials_of(study, reasons)
+    _fail_running_trials_of(study, reasons, retry=not interrupted)
 
 
-def _fail_running_trials_of(study: Study, reasons: dict[str, str]) -> None:
-    """Fail the RUNNING trials whose worker is a key of ``reasons``, with that reason."""
+def _fail_running_trials_of(study: Study, reasons: dict[str, str], *, retry: bool) -> None:
+    """Fail the RUNNING trials whose worker is a key of ``reasons``, with that reason.
+
+    With ``retry`` they count as lost (queued again within the study's retries); without,
+    as stopped on purpose.
+    """
+    by_reason: dict[str, list[int]] = {}
     for trial in study.get_trials(states=(TrialState.RUNNING,), deepcopy=False):
         reason = reasons.get(trial.system_attrs.get("worker", ""))
-        if reason is None:
+        if reason is not None:
+            by_reason.setdefault(reason, []).append(trial.trial_id)
+    for reason, trial_ids in by_reason.items():
+        if retry:
+            study._fail_lost_trials(reason, trial_ids)
             continue
-        try:
-            study.storage.update_trial(
-                trial.trial_id, state=TrialState.FAIL, system_attrs={"fail_reason": reason}
-            )
-            _logger.warning("Trial %d failed: %s", trial.number, reason)
-        except UpdateFinishedTrialError:
-            pass
+        for trial_id in trial_ids:
+            try:
+                study.storage.update_trial(
+                    trial_id, state=TrialState.FAIL, system_attrs={"fail_reason": reason}
+                )
+            except UpdateFinishedTrialError:
+                continue
+            study._release(trial_id)
+            _logger.warning("Trial %d failed: %s", study.storage.get_trial(trial_id).number, reason)

@@ -88,9 +88,14 @@ class StudyView:
         """Return a view whose ``get_trials`` passes through ``trial_filter``.
 
         The study hands samplers such a view when the pruner narrows what a trial should
-        learn from (see :meth:`hyperdial.pruners.Pruner.trials_for_sampler`).
+        learn from (see :meth:`hyperdial.pruners.Pruner.trials_for_sampler`). Restricting a
+        restricted view applies both filters, this view's first.
         """
-        view = StudyView(self._storage, self._study_id, self.study_name, trial_filter)
+        outer = self._trial_filter
+        combined = trial_filter
+        if outer is not None:
+            combined = lambda trials: trial_filter(outer(trials))  # noqa: E731
+        view = StudyView(self._storage, self._study_id, self.study_name, combined)
         view._directions = self._directions
         return view
 

@@ -30,6 +30,7 @@ __all__ = [
     "HyperdialWarning",
     "InvalidSpaceError",
     "InvalidValueError",
+    "MaxTrialsReached",
     "ObjectiveError",
     "SearchSpaceExhausted",
     "StaleTrialError",
@@ -94,6 +95,10 @@ class HyperdialWarning(UserWarning):
 
 class SearchSpaceExhausted(HyperdialError):  # noqa: N818 - a state, not a fault
     """The sampler has nothing left to propose: every grid point has been claimed."""
+
+
+class MaxTrialsReached(HyperdialError):  # noqa: N818 - a state, not a fault
+    """The study already holds as many trials as ``max_trials`` allows."""
 
 
 class TrialPruned(Exception):  # noqa: N818 - the name users know from other tuners

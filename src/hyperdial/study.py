@@ -5,13 +5,22 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 import traceback
 import uuid
+import weakref
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from hyperdial._best import best_trial_of
 from hyperdial._frozen import FrozenTrial, StudyDirection, StudySummary, TrialState
+from hyperdial._lease import (
+    LEASE_OPTIONS_ATTR,
+    STALE_REASON,
+    LeaseHolder,
+    LeaseKeeper,
+    LeaseOptions,
+)
 from hyperdial._view import FIXED_PARAMS_ATTR, StudyView
 from hyperdial.exceptions import (
     InvalidSpaceError,
@@ -42,6 +51,10 @@ _logger = logging.getLogger("hyperdial")
 
 ObjectiveFunc = Callable[[Trial], Any]
 Callback = Callable[["Study", FrozenTrial], None]
+
+#: Trial system attributes linking a retry to the stale trial it repeats.
+RETRY_OF_ATTR = "retry_of"
+RETRY_COUNT_ATTR = "retry_count"
 
 # Study system attribute recording the kind of each parameter, so a parameter cannot be a
 # float in one trial and a categorical in the next.
@@ -75,6 +88,10 @@ class Study:
         storage: str | Storage | None,
         sampler: Sampler | None = None,
         pruner: Pruner | None = None,
+        *,
+        heartbeat_interval: float | None = None,
+        grace_period: float | None = None,
+        retries: int | None = None,
     ) -> None:
         self._storage = get_storage(storage)
         self._study_id = self._storage.get_study_id(study_name)
@@ -85,6 +102,19 @@ class Study:
         self.view = StudyView(self._storage, self._study_id, study_name)
         self._param_kinds: dict[str, str] = {}
         self._stop_requested = False
+        stored = self._storage.get_study_system_attrs(self._study_id).get(LEASE_OPTIONS_ATTR)
+        self._leases = LeaseOptions.from_json(stored).replace(
+            heartbeat_interval=heartbeat_interval, grace_period=grace_period, retries=retries
+        )
+        self._keeper: LeaseKeeper | None = None
+        #: Set by the optimize loop in worker processes, whose parent renews their leases.
+        self._lease_holder: LeaseHolder | None = None
+        self._held: set[int] = set()
+        self._next_reap = 0.0
+        #: Set by ``optimize(reproducible=...)``: trial k sees only trials below k - lag.
+        self._reproducible_lag: int | None = None
+        #: Set by ``optimize(max_trials=...)``: ask creates no trial numbered this or above.
+        self._max_trials: int | None = None
 
     def __repr__(self) -> str:
         return f"Study(study_name={self.study_name!r}, storage={self._storage!r})"
@@ -166,17 +196,37 @@ class Study:
 
     # -- running trials ---------------------------------------------------------------------
 
-    def ask(self, fixed_distributions: Mapping[str, Distribution] | None = None) -> Trial:
+    def ask(
+        self,
+        fixed_distributions: Mapping[str, Distribution] | None = None,
+        *,
+        lease: bool = True,
+    ) -> Trial:
         """Start a trial and return it; finish it with :meth:`tell`.
 
         An enqueued trial is claimed first (each by exactly one worker); otherwise a new
         trial is created. Parameters in ``fixed_distributions`` are suggested at once and
         stored, so a trial asked for in one process can be told in another.
 
+        On a shared storage (SQLite, PostgreSQL) the trial holds a lease that this process
+        renews until :meth:`tell`; if the process dies, the lease runs out after the
+        study's ``grace_period`` and another worker fails the trial as stale (and retries
+        it, see ``retries`` in :func:`create_study`).
+
+        Args:
+            fixed_distributions: Parameters to suggest at once.
+            lease: False for a trial this process hands on to another that tells it (as
+                ``hyperdial ask`` does): no one renews its lease, so it has none and never
+                goes stale.
+
         Example:
             >>> trial = study.ask({"x": hyperdial.space.Float(-10, 10)})  # doctest: +SKIP
             >>> study.tell(trial, (trial.params["x"] - 2) ** 2)  # doctest: +SKIP
         """
+        shared = self._storage.multiprocess_safe
+        if shared:
+            self._reap_stale_trials()
+        seconds = self._leases.grace_period if lease and shared else None
         frozen: FrozenTrial | None
         if not self.sampler.queued_trials_only:
             if self.sampler.is_exhausted(self.view):
@@ -184,22 +234,108 @@ class Study:
             # Recorded with the trial's creation at no extra write; a sampler that mixes
             # algorithms (TPE's start-up phase, the auto sampler) overwrites "sampler".
             attrs = {"worker": worker_id(), "sampler": type(self.sampler).__name__}
-            frozen = self._storage.start_trial(self._study_id, TrialTemplate(system_attrs=attrs))
+            frozen = self._storage.start_trial(
+                self._study_id,
+                TrialTemplate(system_attrs=attrs, lease=seconds),
+                max_trials=self._max_trials,
+            )
         else:
             # A sampler that works only through queued trials (the grid) is done when none
             # is left to claim, which no other worker can race. is_exhausted may queue the
             # points on first use, so it is asked before each new claim.
-            frozen = self._storage.claim_waiting_trial(self._study_id)
+            frozen = self._storage.claim_waiting_trial(self._study_id, lease=seconds)
             while frozen is None:
                 if self.sampler.is_exhausted(self.view):
                     raise self._exhausted()
-                frozen = self._storage.claim_waiting_trial(self._study_id)
-        trial = Trial(self, frozen)
+                frozen = self._storage.claim_waiting_trial(self._study_id, lease=seconds)
+        if seconds is not None:
+            self._held.add(frozen.trial_id)
+            self._holder().hold(frozen.trial_id)
+        if self._reproducible_lag is not None:
+            self._wait_for_history(frozen.number, self._reproducible_lag)
+        trial = Trial(self, frozen, leased=seconds is not None)
         for name, distribution in (fixed_distributions or {}).items():
             trial.suggest(name, distribution)
         if fixed_distributions:
             trial._flush()
         return trial
+
+    # -- leases ---------------------------------------------------------------------------
+
+    def _holder(self) -> LeaseHolder:
+        if self._lease_holder is not None:
+            return self._lease_holder
+        if self._keeper is None or self._keeper.owner_pid != os.getpid():
+            # The first trial of this process (a forked copy of a study starts its own).
+            self._keeper = LeaseKeeper(self._storage, self._leases)
+            weakref.finalize(self, self._keeper.close)
+        return self._keeper
+
+    def _release(self, trial_id: int) -> None:
+        if trial_id in self._held:
+            self._held.discard(trial_id)
+            self._holder().release(trial_id)
+
+    def _reap_stale_trials(self, *, now: bool = False) -> None:
+        """Fail trials whose lease ran out, at most once per heartbeat interval."""
+        clock = time.monotonic()
+        if not now and clock < self._next_reap:
+            return
+        self._next_reap = clock + self._leases.heartbeat_interval
+        self._fail_lost_trials(STALE_REASON)
+
+    def _fail_lost_trials(
+        self, reason: str, trial_ids: Sequence[int] | None = None
+    ) -> list[tuple[FrozenTrial, FrozenTrial | None]]:
+        """Fail lost trials (stale ones, or ``trial_ids``) and queue their retries."""
+        results = self._storage.fail_stale_trials(
+            self._study_id, reason=reason, trial_ids=trial_ids, retry=self._retry_template
+        )
+        for failed, retried in results:
+            if retried is None:
+                _logger.warning(
+                    "Trial %d failed: %s. Not retried: %d retries allowed "
+                    "(set retries= on create_study or optimize).",
+                    failed.number,
+                    reason,
+                    self._leases.retries,
+                )
+            else:
+                _logger.warning(
+                    "Trial %d failed: %s. Retrying its parameters as trial %d.",
+                    failed.number,
+                    reason,
+                    retried.number,
+                )
+        return results
+
+    def _retry_template(self, failed: FrozenTrial) -> TrialTemplate | None:
+        count = int(failed.system_attrs.get(RETRY_COUNT_ATTR, 0))
+        if count >= self._leases.retries:
+            return None
+        fixed = {**failed.system_attrs.get(FIXED_PARAMS_ATTR, {}), **failed.params}
+        return TrialTemplate(
+            state=TrialState.WAITING,
+            user_attrs=failed.user_attrs,
+            system_attrs={
+                FIXED_PARAMS_ATTR: fixed,
+                RETRY_OF_ATTR: failed.number,
+                RETRY_COUNT_ATTR: count + 1,
+            },
+        )
+
+    def _wait_for_history(self, number: int, lag: int) -> None:
+        """Block until every trial numbered below ``number - lag`` has finished."""
+        horizon = number - lag
+        delay = 0.001
+        while horizon > 0:
+            trials = self.get_trials(deepcopy=False)[:horizon]
+            if all(t.state.is_finished() for t in trials):
+                return
+            # A dead worker's trial must not hold everyone up for ever.
+            self._reap_stale_trials()
+            time.sleep(delay)
+            delay = min(2 * delay, 0.05)
 
     def _exhausted(self) -> SearchSpaceExhausted:
         return SearchSpaceExhausted(
@@ -290,9 +426,15 @@ class Study:
                 values=stored,
             )
         except UpdateFinishedTrialError:
+            # Already finished, or failed as stale after this worker lost its lease
+            # (StaleTrialError): either way this process no longer holds it.
+            self._release(trial_id)
+            if live is not None:
+                live._finished = True
             if skip_if_finished:
                 return self._storage.get_trial(trial_id)
             raise
+        self._release(trial_id)
         if live is not None:
             live._finished = True
             frozen = live._snapshot(state, stored, system_attrs)
@@ -370,6 +512,11 @@ class Study:
         callbacks: Iterable[Callback] | None = None,
         gc_after_trial: bool = False,
         show_progress_bar: bool | None = None,
+        *,
+        retries: int | None = None,
+        max_trials: int | None = None,
+        reproducible: bool | int = False,
+        executor: Any = None,
     ) -> None:
         """Run trials of ``func`` until ``n_trials`` or ``timeout`` (or the grid is done).
 
@@ -384,6 +531,18 @@ class Study:
             callbacks: Called as ``callback(study, frozen_trial)`` after each trial.
             gc_after_trial: Run the garbage collector after each trial.
             show_progress_bar: Show a progress bar; by default only in a terminal.
+            retries: How many times a trial whose worker died is queued again with the same
+                parameters, for trials this call finds lost; by default the study's.
+            max_trials: Start no new trial once the study holds this many, counting every
+                worker on every machine (``n_trials`` counts this call's trials only).
+                Trials queued for retry still run.
+            reproducible: With a seeded sampler, give the same trials (parameters, values,
+                numbers) in every run whatever the timing: trial k is proposed from exactly
+                the trials numbered below k - lag, and waits for them to finish. True sets
+                the lag to ``n_jobs``; an integer sets it for several processes sharing the
+                study. Costs idle time when trial durations vary.
+            executor: A Dask ``distributed.Client`` (or any executor with ``submit``) to run
+                the trials on; see :mod:`hyperdial.integrations.dask`.
         """
         from hyperdial._optimize import run_optimize
 
@@ -397,6 +556,10 @@ class Study:
             callbacks=callbacks,
             gc_after_trial=gc_after_trial,
             show_progress_bar=show_progress_bar,
+            retries=retries,
+            max_trials=max_trials,
+            reproducible=reproducible,
+            executor=executor,
         )
 
     def stop(self) -> None:
@@ -422,8 +585,20 @@ class Study:
 
     # -- hooks for Trial ---------------------------------------------------------------------
 
+    def _history_view(self, trial: FrozenTrial) -> StudyView:
+        """Return what a trial's sampler and pruner may see.
+
+        That is the whole study, or in reproducible mode only the trials numbered below
+        ``trial.number - lag``, which have all finished by the time the trial starts.
+        """
+        lag = self._reproducible_lag
+        if lag is None:
+            return self.view
+        horizon = trial.number - lag
+        return self.view.restricted(lambda trials: [t for t in trials if t.number < horizon])
+
     def _sampler_view(self, trial: FrozenTrial) -> StudyView:
-        pruner, view = self.pruner, self.view
+        pruner, view = self.pruner, self._history_view(trial)
         if type(pruner).trials_for_sampler is Pruner.trials_for_sampler:
             return view  # the default hook keeps every trial: skip the extra pass
         return view.restricted(lambda trials: pruner.trials_for_sampler(view, trial, trials))
@@ -479,6 +654,9 @@ def create_study(
     direction: str | StudyDirection | None = None,
     directions: Sequence[str | StudyDirection] | None = None,
     load_if_exists: bool = False,
+    heartbeat_interval: float | None = None,
+    grace_period: float | None = None,
+    retries: int | None = None,
 ) -> Study:
     """Create a study (or open it, with ``load_if_exists``).
 
@@ -491,6 +669,13 @@ def create_study(
         direction: ``"minimize"`` (default) or ``"maximize"``.
         directions: The same as a one-element list.
         load_if_exists: Open the study if the name is taken instead of raising.
+        heartbeat_interval: Seconds between renewals of a running trial's lease (default
+            10). Stored with a new study; given for an existing one, it applies to this
+            process.
+        grace_period: Seconds without renewal after which a running trial is failed as
+            stale (default 60); must exceed ``heartbeat_interval``.
+        retries: How many times a stale trial is queued again with the same parameters
+            (default 1; 0 never retries).
 
     Raises:
         DuplicatedStudyError: if the name is taken and ``load_if_exists`` is False.
@@ -500,6 +685,9 @@ def create_study(
         >>> study = hyperdial.create_study(direction="maximize")
     """
     resolved = _directions(direction, directions)
+    # Checked before anything is written: bad options must not leave a study behind.
+    given = {"heartbeat_interval": heartbeat_interval, "grace_period": grace_period}
+    leases = LeaseOptions().replace(**given, retries=retries)
     backend = get_storage(storage)
     name = study_name if study_name is not None else f"study-{uuid.uuid4().hex[:12]}"
     if not isinstance(name, str) or not name:
@@ -507,7 +695,9 @@ def create_study(
     from hyperdial.exceptions import DuplicatedStudyError
 
     try:
-        backend.create_study(resolved, name)
+        study_id = backend.create_study(resolved, name)
+        if any(v is not None for v in (heartbeat_interval, grace_period, retries)):
+            backend.set_study_system_attr(study_id, LEASE_OPTIONS_ATTR, leases.to_json())
     except DuplicatedStudyError:
         if not load_if_exists:
             raise DuplicatedStudyError(
@@ -521,7 +711,15 @@ def create_study(
                 f"{[d.name for d in resolved]}; use the same direction or another name."
             ) from None
         _logger.info("Using the existing study %r.", name)
-    return Study(name, backend, sampler=sampler, pruner=pruner)
+    return Study(
+        name,
+        backend,
+        sampler=sampler,
+        pruner=pruner,
+        heartbeat_interval=heartbeat_interval,
+        grace_period=grace_period,
+        retries=retries,
+    )
 
 
 def load_study(
@@ -530,8 +728,14 @@ def load_study(
     storage: str | Storage,
     sampler: Sampler | None = None,
     pruner: Pruner | None = None,
+    heartbeat_interval: float | None = None,
+    grace_period: float | None = None,
+    retries: int | None = None,
 ) -> Study:
     """Open an existing study (the only one in the storage if ``study_name`` is None).
+
+    The lease options (``heartbeat_interval``, ``grace_period``, ``retries``) default to
+    those the study was created with; see :func:`create_study`.
 
     Raises:
         StudyNotFoundError: naming the studies that do exist.
@@ -545,7 +749,15 @@ def load_study(
             )
         study_name = names[0]
     try:
-        return Study(study_name, backend, sampler=sampler, pruner=pruner)
+        return Study(
+            study_name,
+            backend,
+            sampler=sampler,
+            pruner=pruner,
+            heartbeat_interval=heartbeat_interval,
+            grace_period=grace_period,
+            retries=retries,
+        )
     except StudyNotFoundError:
         names = [s.study_name for s in backend.list_studies()]
         raise StudyNotFoundError(

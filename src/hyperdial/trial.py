@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import datetime
+import logging
 import math
+import os
 import threading
+import time
 import warnings
+import weakref
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +28,8 @@ if TYPE_CHECKING:
     from hyperdial.study import Study
 
 __all__ = ["FrozenTrial", "Trial", "TrialState"]
+
+_logger = logging.getLogger("hyperdial")
 
 
 class Trial:
@@ -46,8 +52,9 @@ class Trial:
         ...     return lr * sum(units)
     """
 
-    def __init__(self, study: Study, frozen: FrozenTrial) -> None:
+    def __init__(self, study: Study, frozen: FrozenTrial, *, leased: bool = False) -> None:
         self.study = study
+        self._leased = leased
         self._frozen = frozen
         self._lock = threading.RLock()
         self._params: dict[str, Any] = dict(frozen.params)
@@ -157,6 +164,8 @@ class Trial:
             self._params[name] = distribution.to_external(internal)
             self._distributions[name] = distribution
             self._pending_params[name] = (internal, distribution)
+            if self._leased:
+                _DELAYED_FLUSH.schedule(self)
             return self._params[name]
 
     def _draw(self, name: str, distribution: Distribution) -> Any:
@@ -237,8 +246,9 @@ class Trial:
         """Ask the study's pruner whether this trial should stop now."""
         with self._lock:
             self._flush()
-            view = self.study.view
-            return bool(self.study.pruner.prune(view, self._snapshot()))
+            snapshot = self._snapshot()
+            view = self.study._history_view(snapshot)
+            return bool(self.study.pruner.prune(view, snapshot))
 
     def set_user_attr(self, key: str, value: Any) -> None:
         """Attach a JSON-serialisable value to this trial (shown by the CLI and dataframe)."""
@@ -268,6 +278,16 @@ class Trial:
         self.study._storage.update_trial(
             self.trial_id, params=params or None, system_attrs=system_attrs or None, **extra
         )
+
+    def _flush_params_quietly(self) -> None:
+        """Store buffered parameters now, from the delayed-flush thread."""
+        with self._lock:
+            if self._finished or not self._pending_params:
+                return
+            try:
+                self._flush()
+            except Exception as error:  # the next report or tell tries again
+                _logger.debug("Could not store trial %d's parameters yet: %s", self.number, error)
 
     def _take_pending(self) -> tuple[dict[str, tuple[float, Distribution]], dict[str, Any]]:
         """Hand over the buffered parameters and system attributes, clearing the buffers."""
@@ -301,6 +321,57 @@ class Trial:
 
     def __repr__(self) -> str:
         return f"Trial(number={self.number}, params={self.params!r})"
+
+
+class _DelayedFlush:
+    """Stores a leased trial's parameters shortly after they are suggested.
+
+    Parameters are buffered so that a short trial costs few writes. A trial that holds a
+    lease may be retried by another worker if its own dies, with the parameters stored by
+    then; a trial that suggests everything and then trains for an hour without reporting
+    would otherwise have none stored. This thread writes them ``DELAY_S`` after the first
+    unstored suggestion, unless a report or the tell has done so already.
+    """
+
+    DELAY_S = 1.0
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._due: dict[int, tuple[float, weakref.ref[Trial]]] = {}
+        self._pid = -1  # the thread does not survive fork: start one per process
+
+    def schedule(self, trial: Trial) -> None:
+        with self._cond:
+            if self._pid != os.getpid():
+                self._pid = os.getpid()
+                self._due.clear()
+                thread = threading.Thread(target=self._run, name="hyperdial-flush", daemon=True)
+                thread.start()
+            key = id(trial)
+            scheduled = self._due.get(key)
+            # An id can be reused once its trial is gone: only the same live trial counts.
+            if scheduled is None or scheduled[1]() is not trial:
+                self._due[key] = (time.monotonic() + self.DELAY_S, weakref.ref(trial))
+                self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._due:
+                    self._cond.wait()
+                now = time.monotonic()
+                ready = [key for key, (due, _) in self._due.items() if due <= now]
+                if not ready:
+                    self._cond.wait(min(due for due, _ in self._due.values()) - now)
+                    continue
+                refs = [self._due.pop(key)[1] for key in ready]
+            for ref in refs:
+                trial = ref()
+                if trial is not None:
+                    trial._flush_params_quietly()
+
+
+_DELAYED_FLUSH = _DelayedFlush()
 
 
 def _build(name: str, kind: type[Float] | type[Int], low: Any, high: Any, **kw: Any) -> Any:

@@ -59,6 +59,13 @@ class OptimizeOptions:
     sampler: str
     search_space: str | None
     seed: int | None
+    max_trials: int | None
+    heartbeat_interval: float | None
+    grace_period: float | None
+    retries: int | None
+    reproducible: bool
+    workers_total: int | None
+    dask_scheduler: str | None
 
 
 _OPTIONS: list[Callable[[Any], Any]] = [
@@ -81,8 +88,8 @@ _OPTIONS: list[Callable[[Any], Any]] = [
     direction_option,
     click.option(
         "--sampler",
-        type=click.Choice(["random", "qmc", "grid"], case_sensitive=False),
-        default="random",
+        type=click.Choice(["auto", "tpe", "gp", "random", "qmc", "grid"], case_sensitive=False),
+        default="auto",
         show_default=True,
         help="grid needs --search-space; qmc may use it.",
     ),
@@ -92,6 +99,49 @@ _OPTIONS: list[Callable[[Any], Any]] = [
         help="Search space for the grid or QMC sampler, as for 'hyperdial ask'.",
     ),
     seed_option,
+    click.option(
+        "--max-trials",
+        type=click.IntRange(min=0),
+        help="Start no trial once the study holds this many, counting every worker on "
+        "every machine (trials queued for retry still run).",
+    ),
+    click.option(
+        "--heartbeat-interval",
+        type=click.FloatRange(min=0, min_open=True),
+        metavar="SECONDS",
+        help="Renew a running trial's lease this often [study's setting, else 10].",
+    ),
+    click.option(
+        "--grace-period",
+        type=click.FloatRange(min=0, min_open=True),
+        metavar="SECONDS",
+        help="Fail a trial as stale once its lease has not been renewed for this long "
+        "[study's setting, else 60].",
+    ),
+    click.option(
+        "--retries",
+        type=click.IntRange(min=0),
+        help="Queue a stale trial again with the same parameters up to this many times "
+        "[study's setting, else 1].",
+    ),
+    click.option(
+        "--reproducible",
+        is_flag=True,
+        help="Same trials in every run (needs --seed): trial k learns only from trials "
+        "below k - W, W being --workers-total.",
+    ),
+    click.option(
+        "--workers-total",
+        type=click.IntRange(min=1),
+        help="With --reproducible: how many processes share the study, on all machines "
+        "[--n-jobs]. Give every process the same number.",
+    ),
+    click.option(
+        "--dask-scheduler",
+        metavar="ADDRESS",
+        help="Run the trials on a Dask cluster, e.g. tcp://host:8786 "
+        "(pip install 'hyperdial[dask]').",
+    ),
 ]
 
 
@@ -200,6 +250,26 @@ def _summary(study: Study, finished_before: set[int], elapsed: float) -> None:
     )
 
 
+@contextmanager
+def _executor(address: str | None) -> Iterator[Any]:
+    """Connect to the Dask scheduler at ``address``, or yield None to run trials here."""
+    if address is None:
+        yield None
+        return
+    try:
+        from distributed import Client
+    except ImportError:
+        raise CliError(
+            "--dask-scheduler needs Dask's distributed package: pip install 'hyperdial[dask]'"
+        ) from None
+    try:
+        client = Client(address, timeout=30)  # type: ignore[no-untyped-call]
+    except OSError as error:
+        raise CliError(f"cannot reach the Dask scheduler at {address!r}: {error}") from error
+    with client:
+        yield client
+
+
 @click.command(short_help="Run an objective MODULE:FUNCTION in a study.")
 @_with_options
 @common_options
@@ -208,15 +278,34 @@ def optimize(settings: Settings, /, **kwargs: Any) -> None:
     """Run the objective MODULE:FUNCTION in study NAME.
 
     The module is imported with the current directory first on sys.path, as with
-    'python -m'. The study is created if missing and continued otherwise.
+    'python -m'. The study is created if missing and continued otherwise. Start it on as
+    many machines as you like with the same PostgreSQL --storage: they share the study,
+    and --max-trials bounds their total.
     """
     opts = OptimizeOptions(**{f.name: kwargs[f.name] for f in fields(OptimizeOptions)})
-    if opts.n_trials is None and opts.timeout is None and opts.sampler.lower() != "grid":
-        raise click.UsageError("give --n-trials or --timeout (or both).")
+    bounded = (opts.n_trials, opts.timeout, opts.max_trials)
+    if all(b is None for b in bounded) and opts.sampler.lower() != "grid":
+        raise click.UsageError("give --n-trials, --max-trials or --timeout.")
+    if opts.workers_total is not None and not opts.reproducible:
+        raise click.UsageError("--workers-total goes with --reproducible.")
+    if opts.reproducible and opts.seed is None:
+        raise click.UsageError("--reproducible needs --seed, so that every run samples alike.")
+    if opts.dask_scheduler is not None and (opts.reproducible or opts.n_jobs != 1):
+        raise click.UsageError(
+            "--dask-scheduler runs the trials on the cluster's workers; drop --n-jobs and "
+            "--reproducible."
+        )
     with _cwd_on_path():
         func = load_objective(opts.objective)
         storage = open_storage(settings, must_exist=False)
         study, created = get_or_create_study(storage, opts.study_name, opts.direction)
+        study = Study(
+            study.study_name,
+            storage,
+            heartbeat_interval=opts.heartbeat_interval,
+            grace_period=opts.grace_period,
+            retries=opts.retries,
+        )
         study.sampler = _build_sampler(study, opts)
         finished_before = _finished_numbers(study)
         click.echo(
@@ -227,13 +316,17 @@ def optimize(settings: Settings, /, **kwargs: Any) -> None:
         )
         start = time.monotonic()
         try:
-            study.optimize(
-                func,
-                n_trials=opts.n_trials,
-                timeout=opts.timeout,
-                n_jobs=opts.n_jobs,
-                show_progress_bar=sys.stderr.isatty(),
-            )
+            with _executor(opts.dask_scheduler) as executor:
+                study.optimize(
+                    func,
+                    n_trials=opts.n_trials,
+                    timeout=opts.timeout,
+                    n_jobs=opts.n_jobs,
+                    show_progress_bar=sys.stderr.isatty(),
+                    max_trials=opts.max_trials,
+                    reproducible=(opts.workers_total or True) if opts.reproducible else False,
+                    executor=executor,
+                )
         except (KeyboardInterrupt, click.ClickException):
             raise
         except Exception as error:

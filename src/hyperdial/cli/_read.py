@@ -97,10 +97,13 @@ def _note(trial: FrozenTrial) -> str:
     parts = []
     if attrs.get("retry_of") is not None:
         parts.append(f"retry of #{attrs['retry_of']}")
-    if attrs.get("stale"):
+    reason = trial.fail_reason or ""
+    if attrs.get("stale") and not reason.startswith("stale"):
         parts.append("stale")
-    if trial.fail_reason:
-        parts.append(shorten(trial.fail_reason, _NOTE_WIDTH))
+    if reason:
+        parts.append(shorten(reason, _NOTE_WIDTH))
+    if attrs.get("retried_as") is not None:
+        parts.append(f"retried as #{attrs['retried_as']}")
     return "; ".join(parts)
 
 

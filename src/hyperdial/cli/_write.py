@@ -25,7 +25,14 @@ from hyperdial.cli._common import (
     quiet_library,
 )
 from hyperdial.exceptions import DuplicatedStudyError, InvalidSpaceError, StudyNotFoundError
-from hyperdial.samplers import QMCSampler, RandomSampler, Sampler
+from hyperdial.samplers import (
+    GPSampler,
+    QMCSampler,
+    RandomSampler,
+    Sampler,
+    TPESampler,
+    default_sampler,
+)
 from hyperdial.space import Distribution, space_from_json
 from hyperdial.storage import Storage
 from hyperdial.study import Study, create_study, delete_study, load_study
@@ -122,6 +129,12 @@ def make_sampler(
 ) -> Sampler:
     """Build the sampler ``--sampler kind`` names, for ``study``."""
     kind = kind.lower()
+    if kind == "auto":
+        return default_sampler(seed=seed)
+    if kind == "tpe":
+        return TPESampler(seed=seed)
+    if kind == "gp":
+        return GPSampler(seed=seed)
     if kind == "qmc":
         return QMCSampler(space, seed=shared_seed(study, seed))
     if kind == "random":
@@ -214,7 +227,9 @@ def ask(
     storage = open_storage(settings, must_exist=False)
     study, _ = get_or_create_study(storage, study_name, direction)
     study.sampler = make_sampler(study, sampler, seed, space)
-    trial = study.ask(space)
+    # This process exits now and 'hyperdial tell' finishes the trial later: no process
+    # would renew a lease, so the trial has none and never goes stale.
+    trial = study.ask(space, lease=False)
     echo_json({"number": trial.number, "params": trial.params}, compact=True)
 
 

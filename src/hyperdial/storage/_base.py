@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime
 from abc import ABC, abstractmethod
-from collections.abc import Container, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from typing import Any, ClassVar
 
 from hyperdial._frozen import FrozenTrial, StudyDirection, StudySummary, TrialState
+from hyperdial.exceptions import MaxTrialsReached
 from hyperdial.space import Distribution
 
 __all__ = ["Storage", "TrialTemplate"]
@@ -26,6 +27,8 @@ class TrialTemplate:
         user_attrs: User attributes to start with.
         system_attrs: System attributes to start with.
         intermediate_values: Reported values by step, for a finished template.
+        lease: For a RUNNING template, seconds until the trial counts as abandoned unless
+            its worker renews the lease (:meth:`Storage.renew_leases`); None for no lease.
     """
 
     def __init__(
@@ -38,8 +41,10 @@ class TrialTemplate:
         user_attrs: Mapping[str, Any] | None = None,
         system_attrs: Mapping[str, Any] | None = None,
         intermediate_values: Mapping[int, float] | None = None,
+        lease: float | None = None,
     ) -> None:
         self.state = state
+        self.lease = lease
         self.params = dict(params or {})
         self.distributions = dict(distributions or {})
         self.values = None if values is None else list(values)
@@ -58,6 +63,9 @@ class Storage(ABC):
       gets number n - 1, whatever the number of concurrent writers.
     * A WAITING trial is claimed (made RUNNING) by exactly one caller of
       :meth:`claim_waiting_trial`.
+    * A RUNNING trial may hold a lease that ends at a time of the storage's clock. Its
+      worker renews it; once it has ended, :meth:`fail_stale_trials` fails the trial, and
+      exactly one caller does so (and queues its retry).
     * A finished trial (COMPLETE, PRUNED, FAIL) is immutable: any write to it raises
       :class:`~hyperdial.exceptions.UpdateFinishedTrialError` and changes nothing. Readers
       may therefore cache finished trials forever.
@@ -144,20 +152,50 @@ class Storage(ABC):
         """
 
     @abstractmethod
-    def claim_waiting_trial(self, study_id: int) -> FrozenTrial | None:
+    def claim_waiting_trial(
+        self, study_id: int, *, lease: float | None = None
+    ) -> FrozenTrial | None:
         """Atomically turn the lowest-numbered WAITING trial RUNNING and return it.
+
+        Args:
+            study_id: The study whose queue to claim from.
+            lease: Seconds of lease the claimed trial starts with; None for no lease.
 
         Returns:
             The claimed trial, or None if no trial is waiting.
         """
 
-    def start_trial(self, study_id: int, template: TrialTemplate | None = None) -> FrozenTrial:
+    def start_trial(
+        self,
+        study_id: int,
+        template: TrialTemplate | None = None,
+        *,
+        max_trials: int | None = None,
+    ) -> FrozenTrial:
         """Claim the oldest WAITING trial, else create a RUNNING one from ``template``.
 
-        What ``ask`` calls. Backends may do both in one transaction; the default is
-        :meth:`claim_waiting_trial` then :meth:`create_trial`.
+        What ``ask`` calls; either way the trial gets the template's lease. Backends may do
+        both in one transaction; the default is :meth:`claim_waiting_trial` then
+        :meth:`create_trial`.
+
+        Args:
+            study_id: The study to start a trial in.
+            template: What a created trial starts with.
+            max_trials: Create no trial numbered ``max_trials`` or above (claiming a
+                queued one is still allowed). Built-in storages check it atomically with
+                the creation, so workers sharing a budget never exceed it together; this
+                default implementation does not.
+
+        Raises:
+            MaxTrialsReached: if nothing was queued and ``max_trials`` trials exist.
         """
-        return self.claim_waiting_trial(study_id) or self.create_trial(study_id, template)
+        lease = None if template is None else template.lease
+        claimed = self.claim_waiting_trial(study_id, lease=lease)
+        if claimed is not None:
+            return claimed
+        if max_trials is not None and self.get_n_trials(study_id) >= max_trials:
+            raise MaxTrialsReached(f"The study already holds max_trials={max_trials} trials.")
+        return self.create_trial(study_id, template)
 
     @abstractmethod
     def update_trial(
@@ -211,6 +249,45 @@ class Storage(ABC):
         return len(self.get_all_trials(study_id, states=states, deepcopy=False))
 
     # -- leases ----------------------------------------------------------------------------
+
+    @abstractmethod
+    def renew_leases(self, trial_ids: Sequence[int], seconds: float) -> list[int]:
+        """Make the leases of these trials end ``seconds`` from now, by the storage's clock.
+
+        Only RUNNING trials are renewed; ``seconds=0`` ends a lease at once.
+
+        Returns:
+            The ids among ``trial_ids`` that are not RUNNING any more (finished, failed as
+            stale by another worker, or deleted): whoever holds them has lost them.
+        """
+
+    @abstractmethod
+    def fail_stale_trials(
+        self,
+        study_id: int,
+        *,
+        reason: str,
+        trial_ids: Sequence[int] | None = None,
+        retry: Callable[[FrozenTrial], TrialTemplate | None] | None = None,
+    ) -> list[tuple[FrozenTrial, FrozenTrial | None]]:
+        """Fail the RUNNING trials whose lease has ended, each by exactly one caller.
+
+        A failed trial gets the system attributes ``fail_reason`` (``reason``) and
+        ``stale`` (True); a later write to it raises
+        :class:`~hyperdial.exceptions.StaleTrialError`.
+
+        Args:
+            study_id: The study to look in.
+            reason: The failure reason to store.
+            trial_ids: Fail these trials (if RUNNING) whatever their lease, for example
+                those of a worker known to be dead.
+            retry: Called with each failed trial; a template it returns becomes a new trial,
+                created in the same transaction, whose number is stored on the failed trial
+                as ``retried_as``.
+
+        Returns:
+            ``(failed trial, its retry or None)`` for each trial this call failed.
+        """
 
     def now(self) -> datetime.datetime:
         """Return the storage's clock (UTC); leases are judged by it, not a worker's."""

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import copy
+import datetime
 import json
 import threading
-from collections.abc import Container, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, ClassVar
 
@@ -14,6 +15,7 @@ from hyperdial._checks import utcnow
 from hyperdial._frozen import FrozenTrial, StudyDirection, StudySummary, TrialState
 from hyperdial.exceptions import (
     DuplicatedStudyError,
+    StaleTrialError,
     StudyNotFoundError,
     TrialNotFoundError,
     UpdateFinishedTrialError,
@@ -63,6 +65,7 @@ class InMemoryStorage(Storage):
         self._studies: dict[int, _Study] = {}
         self._trials: dict[int, FrozenTrial] = {}
         self._trial_study: dict[int, int] = {}
+        self._lease_ends: dict[int, datetime.datetime] = {}
         self._next_study_id = 0
         self._next_trial_id = 0
 
@@ -98,6 +101,7 @@ class InMemoryStorage(Storage):
             for trial_id in study.trial_ids:
                 del self._trials[trial_id]
                 del self._trial_study[trial_id]
+                self._lease_ends.pop(trial_id, None)
             del self._studies[study_id]
 
     def get_study_id(self, study_name: str) -> int:
@@ -191,21 +195,38 @@ class InMemoryStorage(Storage):
             )
             self._trials[trial_id] = trial
             self._trial_study[trial_id] = study_id
+            if template.state == TrialState.RUNNING and template.lease is not None:
+                self._lease_ends[trial_id] = now + datetime.timedelta(seconds=template.lease)
             study.trial_ids.append(trial_id)
             if template.state == TrialState.WAITING:
                 study.waiting.append(trial_id)
             return copy.deepcopy(trial)
 
-    def claim_waiting_trial(self, study_id: int) -> FrozenTrial | None:
+    def claim_waiting_trial(
+        self, study_id: int, *, lease: float | None = None
+    ) -> FrozenTrial | None:
         with self._lock:
             waiting = self._study(study_id).waiting
             while waiting:
                 trial = self._trials[waiting.pop(0)]
                 if trial.state == TrialState.WAITING:
-                    claimed = replace(trial, state=TrialState.RUNNING, datetime_start=utcnow())
+                    now = utcnow()
+                    claimed = replace(trial, state=TrialState.RUNNING, datetime_start=now)
                     self._trials[trial.trial_id] = claimed
+                    if lease is not None:
+                        self._lease_ends[trial.trial_id] = now + datetime.timedelta(seconds=lease)
                     return copy.deepcopy(claimed)
             return None
+
+    def start_trial(
+        self,
+        study_id: int,
+        template: TrialTemplate | None = None,
+        *,
+        max_trials: int | None = None,
+    ) -> FrozenTrial:
+        with self._lock:  # claim-or-create as one step for this process's threads
+            return super().start_trial(study_id, template, max_trials=max_trials)
 
     def update_trial(
         self,
@@ -225,6 +246,12 @@ class InMemoryStorage(Storage):
         with self._lock:
             trial = self._trial(trial_id)
             if trial.state.is_finished():
+                if trial.system_attrs.get("stale"):
+                    raise StaleTrialError(
+                        f"Trial {trial.number} was failed as stale "
+                        f"({trial.system_attrs.get('fail_reason')}); this late write is "
+                        "rejected and nothing was changed."
+                    )
                 raise UpdateFinishedTrialError(
                     f"Trial {trial.number} is already {trial.state.name}; finished trials "
                     "cannot change."
@@ -247,6 +274,7 @@ class InMemoryStorage(Storage):
                 changes["state"] = state
                 if state.is_finished():
                     changes["datetime_complete"] = utcnow()
+                    self._lease_ends.pop(trial_id, None)
                 if state == TrialState.RUNNING and trial.datetime_start is None:
                     changes["datetime_start"] = utcnow()
             self._trials[trial_id] = replace(trial, **changes)
@@ -254,6 +282,56 @@ class InMemoryStorage(Storage):
     def get_trial(self, trial_id: int) -> FrozenTrial:
         with self._lock:
             return copy.deepcopy(self._trial(trial_id))
+
+    # -- leases --------------------------------------------------------------------------
+
+    def renew_leases(self, trial_ids: Sequence[int], seconds: float) -> list[int]:
+        with self._lock:
+            end = utcnow() + datetime.timedelta(seconds=seconds)
+            lost = []
+            for trial_id in trial_ids:
+                trial = self._trials.get(trial_id)
+                if trial is None or trial.state != TrialState.RUNNING:
+                    lost.append(trial_id)
+                else:
+                    self._lease_ends[trial_id] = end
+            return lost
+
+    def fail_stale_trials(
+        self,
+        study_id: int,
+        *,
+        reason: str,
+        trial_ids: Sequence[int] | None = None,
+        retry: Callable[[FrozenTrial], TrialTemplate | None] | None = None,
+    ) -> list[tuple[FrozenTrial, FrozenTrial | None]]:
+        with self._lock:
+            self._study(study_id)  # raises for an unknown study
+            now = utcnow()
+            if trial_ids is None:
+                candidates = [
+                    t
+                    for t, end in self._lease_ends.items()
+                    if end < now and self._trial_study.get(t) == study_id
+                ]
+            else:
+                candidates = [t for t in trial_ids if self._trial_study.get(t) == study_id]
+            results: list[tuple[FrozenTrial, FrozenTrial | None]] = []
+            for trial_id in sorted(candidates, key=lambda t: self._trials[t].number):
+                trial = self._trials[trial_id]
+                if trial.state != TrialState.RUNNING:
+                    continue
+                self._lease_ends.pop(trial_id, None)
+                failed = replace(trial, state=TrialState.FAIL, datetime_complete=now)
+                template = None if retry is None else retry(failed)
+                retried = None if template is None else self.create_trial(study_id, template)
+                attrs: dict[str, Any] = {"fail_reason": reason, "stale": True}
+                if retried is not None:
+                    attrs["retried_as"] = retried.number
+                failed = replace(failed, system_attrs={**trial.system_attrs, **attrs})
+                self._trials[trial_id] = failed
+                results.append((copy.deepcopy(failed), retried))
+            return results
 
     def get_trial_id(self, study_id: int, number: int) -> int:
         with self._lock:

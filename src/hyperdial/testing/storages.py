@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import datetime
 import math
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -41,6 +42,8 @@ import pytest
 from hyperdial._frozen import FrozenTrial, StudyDirection, TrialState
 from hyperdial.exceptions import (
     DuplicatedStudyError,
+    MaxTrialsReached,
+    StaleTrialError,
     StudyNotFoundError,
     TrialNotFoundError,
     UpdateFinishedTrialError,
@@ -644,3 +647,132 @@ class StorageConformance:
         skew = datetime.timedelta(minutes=5)
         for moment in (now, trial.datetime_start, trial.datetime_complete):
             assert abs(moment - before) < skew
+
+    # -- leases ----------------------------------------------------------------------------
+
+    def test_trial_without_lease_never_goes_stale(self, storage: Storage, study_id: int) -> None:
+        storage.create_trial(study_id)
+        assert storage.fail_stale_trials(study_id, reason="stale") == []
+
+    def test_lease_expires_unless_renewed(self, storage: Storage, study_id: int) -> None:
+        short = storage.create_trial(study_id, TrialTemplate(lease=0.2))
+        kept = storage.create_trial(study_id, TrialTemplate(lease=0.2))
+        assert storage.fail_stale_trials(study_id, reason="stale") == []
+        time.sleep(0.1)
+        assert storage.renew_leases([kept.trial_id], 60.0) == []
+        time.sleep(0.2)
+        failed = storage.fail_stale_trials(study_id, reason="stale: lease expired")
+        assert [(f.number, r) for f, r in failed] == [(short.number, None)]
+        stored = storage.get_trial(short.trial_id)
+        assert stored.state == TrialState.FAIL
+        assert stored.datetime_complete is not None
+        assert stored.system_attrs["fail_reason"] == "stale: lease expired"
+        assert stored.system_attrs["stale"] is True
+        assert storage.get_trial(kept.trial_id).state == TrialState.RUNNING
+        # Each stale trial is failed once: a second reaper finds nothing.
+        assert storage.fail_stale_trials(study_id, reason="stale") == []
+
+    def test_renew_reports_lost_trials(self, storage: Storage, study_id: int) -> None:
+        running = storage.create_trial(study_id, TrialTemplate(lease=60.0))
+        done = _finish(storage, study_id, 1.0)
+        lost = storage.renew_leases([running.trial_id, done.trial_id, UNKNOWN_ID], 60.0)
+        assert sorted(lost) == sorted([done.trial_id, UNKNOWN_ID])
+        assert storage.renew_leases([], 60.0) == []
+
+    def test_renew_with_zero_seconds_ends_the_lease(self, storage: Storage, study_id: int) -> None:
+        trial = storage.create_trial(study_id, TrialTemplate(lease=60.0))
+        assert storage.renew_leases([trial.trial_id], 0.0) == []
+        time.sleep(0.05)
+        failed = storage.fail_stale_trials(study_id, reason="stale")
+        assert [f.trial_id for f, _ in failed] == [trial.trial_id]
+
+    def test_finished_trial_is_not_stale(self, storage: Storage, study_id: int) -> None:
+        trial = storage.create_trial(study_id, TrialTemplate(lease=0.05))
+        storage.update_trial(trial.trial_id, state=TrialState.COMPLETE, values=[1.0])
+        time.sleep(0.1)
+        assert storage.fail_stale_trials(study_id, reason="stale") == []
+        assert storage.get_trial(trial.trial_id).state == TrialState.COMPLETE
+
+    def test_claimed_trial_gets_the_lease(self, storage: Storage, study_id: int) -> None:
+        storage.create_trial(study_id, TrialTemplate(state=TrialState.WAITING))
+        claimed = storage.claim_waiting_trial(study_id, lease=0.05)
+        assert claimed is not None
+        storage.create_trial(study_id, TrialTemplate(state=TrialState.WAITING))
+        started = storage.start_trial(study_id, TrialTemplate(lease=0.05))
+        assert started.number == 1
+        time.sleep(0.1)
+        failed = storage.fail_stale_trials(study_id, reason="stale")
+        assert [f.number for f, _ in failed] == [0, 1]
+
+    def test_stale_trials_are_per_study(self, storage: Storage, study_id: int) -> None:
+        other = storage.create_study([MIN], "other")
+        storage.create_trial(other, TrialTemplate(lease=0.05))
+        time.sleep(0.1)
+        assert storage.fail_stale_trials(study_id, reason="stale") == []
+        assert len(storage.fail_stale_trials(other, reason="stale")) == 1
+
+    def test_fail_given_trials_whatever_their_lease(self, storage: Storage, study_id: int) -> None:
+        leased = storage.create_trial(study_id, TrialTemplate(lease=60.0))
+        unleased = storage.create_trial(study_id)
+        done = _finish(storage, study_id, 1.0)
+        failed = storage.fail_stale_trials(
+            study_id,
+            reason="worker died",
+            trial_ids=[leased.trial_id, unleased.trial_id, done.trial_id],
+        )
+        assert [f.number for f, _ in failed] == [leased.number, unleased.number]
+        assert storage.get_trial(done.trial_id).state == TrialState.COMPLETE
+        assert storage.get_trial(unleased.trial_id).fail_reason == "worker died"
+
+    def test_stale_trial_retry_is_created_and_linked(self, storage: Storage, study_id: int) -> None:
+        dist = Float(0.0, 1.0)
+        trial = storage.create_trial(study_id, TrialTemplate(lease=0.05))
+        storage.update_trial(trial.trial_id, params={"x": (0.25, dist)})
+        time.sleep(0.1)
+        seen: list[FrozenTrial] = []
+
+        def retry(failed: FrozenTrial) -> TrialTemplate:
+            seen.append(failed)
+            return TrialTemplate(
+                state=TrialState.WAITING,
+                system_attrs={"retry_of": failed.number, "fixed_params": dict(failed.params)},
+            )
+
+        [(failed, retried)] = storage.fail_stale_trials(study_id, reason="stale", retry=retry)
+        assert seen[0].params == {"x": 0.25} and seen[0].state == TrialState.FAIL
+        assert retried is not None and retried.state == TrialState.WAITING
+        assert failed.system_attrs["retried_as"] == retried.number
+        assert storage.get_trial(trial.trial_id).system_attrs["retried_as"] == retried.number
+        claimed = storage.claim_waiting_trial(study_id)
+        assert claimed is not None and claimed.number == retried.number
+        assert claimed.system_attrs["retry_of"] == trial.number
+
+    def test_late_write_to_stale_trial_raises_stale_error(
+        self, storage: Storage, study_id: int
+    ) -> None:
+        trial = storage.create_trial(study_id, TrialTemplate(lease=0.05))
+        time.sleep(0.1)
+        storage.fail_stale_trials(study_id, reason="stale")
+        with pytest.raises(StaleTrialError, match="stale"):
+            storage.update_trial(trial.trial_id, state=TrialState.COMPLETE, values=[1.0])
+        stored = storage.get_trial(trial.trial_id)
+        assert stored.state == TrialState.FAIL and stored.values is None
+        # Other finished trials still raise the plain error.
+        done = _finish(storage, study_id, 1.0)
+        with pytest.raises(UpdateFinishedTrialError) as info:
+            storage.update_trial(done.trial_id, user_attrs={"a": 1})
+        assert not isinstance(info.value, StaleTrialError)
+
+    # -- budgets ---------------------------------------------------------------------------
+
+    def test_start_trial_respects_max_trials(self, storage: Storage, study_id: int) -> None:
+        storage.start_trial(study_id, max_trials=2)
+        storage.start_trial(study_id, max_trials=2)
+        with pytest.raises(MaxTrialsReached):
+            storage.start_trial(study_id, max_trials=2)
+        assert storage.get_n_trials(study_id) == 2
+        # A queued trial (a retry, say) is still claimed past the budget.
+        storage.create_trial(study_id, TrialTemplate(state=TrialState.WAITING))
+        assert storage.start_trial(study_id, max_trials=2).number == 2
+        with pytest.raises(StudyNotFoundError):
+            storage.start_trial(UNKNOWN_ID, max_trials=2)

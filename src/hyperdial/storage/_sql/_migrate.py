@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import random
+import time
 
 import sqlalchemy as sa
 from sqlalchemy import exc
 from sqlalchemy.engine import Connection, Engine
 
 from hyperdial.exceptions import StorageError
-from hyperdial.storage._sql._engine import WRITE_OPTION
+from hyperdial.storage._sql._engine import WRITE_OPTION, is_retryable
 from hyperdial.storage._sql._models import HEAD_REVISION, VERSION_TABLE
 
 __all__ = ["MIGRATIONS_DIR", "current_revision", "ensure_schema"]
@@ -21,6 +23,8 @@ MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migra
 _PG_ADVISORY_LOCK_KEY = 0x68797065_72646961  # "hyperdia"
 
 _UNDEFINED_TABLE = "42P01"
+
+_SCHEMA_ATTEMPTS = 8
 
 
 def _read_revision(conn: Connection) -> str | None:
@@ -82,6 +86,19 @@ def ensure_schema(engine: Engine) -> None:
     that SQLite serialises (BEGIN IMMEDIATE) and PostgreSQL guards with an advisory lock,
     and each process checks the revision again once it holds the lock.
     """
+    # Several processes opening a new SQLite file at once may find it locked while one of
+    # them switches it to WAL, without waiting out the busy timeout: try again shortly.
+    for attempt in range(_SCHEMA_ATTEMPTS):
+        try:
+            _ensure_schema_once(engine)
+            return
+        except exc.OperationalError as error:
+            if attempt + 1 == _SCHEMA_ATTEMPTS or not is_retryable(error):
+                raise
+            time.sleep(0.05 * (attempt + 1) * (0.5 + random.random()))
+
+
+def _ensure_schema_once(engine: Engine) -> None:
     if current_revision(engine) == HEAD_REVISION:
         return
     with engine.connect() as conn:

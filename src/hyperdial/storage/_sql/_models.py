@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 #: The Alembic revision this code expects; bump it with every new migration.
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 
 #: Hyperdial's own version table, so that a database shared with another Alembic-managed
 #: application keeps both histories apart.
@@ -111,6 +111,9 @@ trials = sa.Table(
     sa.Column("state", sa.String(16), nullable=False),
     sa.Column("datetime_start", sa.DateTime, nullable=True),
     sa.Column("datetime_complete", sa.DateTime, nullable=True),
+    # When a RUNNING trial counts as abandoned unless its worker renews the lease first,
+    # by the database's clock; NULL for a trial without a lease.
+    sa.Column("lease_expires", sa.DateTime, nullable=True),
     sa.UniqueConstraint("study_id", "number"),
     sa.Index(None, "study_id", "state", "number"),
     sqlite_autoincrement=True,

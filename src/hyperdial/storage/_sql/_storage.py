@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import datetime
 import functools
+import gc
 import json
 import os
 import weakref
@@ -23,6 +25,8 @@ from hyperdial._checks import utcnow
 from hyperdial._frozen import FrozenTrial, StudyDirection, StudySummary, TrialState
 from hyperdial.exceptions import (
     DuplicatedStudyError,
+    MaxTrialsReached,
+    StaleTrialError,
     StorageError,
     StudyNotFoundError,
     TrialNotFoundError,
@@ -63,6 +67,12 @@ def _to_json(kind: str, key: str, value: Any) -> str:
 # Every live storage, so that one fork hook serves them all without keeping them alive.
 _LIVE_STORAGES: weakref.WeakSet[SQLStorage] = weakref.WeakSet()
 
+# Connection pools a forked child inherited from its parent. They are referenced here for
+# the child's whole life, never closed nor garbage-collected: closing an inherited SQLite
+# connection in the child can checkpoint and delete the write-ahead log under the parent's
+# feet (SQLite's locks do not survive fork), which corrupts what the parent reads.
+_INHERITED_POOLS: list[Any] = []
+
 
 def _after_fork_in_child() -> None:
     for storage in list(_LIVE_STORAGES):
@@ -71,6 +81,11 @@ def _after_fork_in_child() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
+    # Cyclic garbage that holds a SQLite connection must not be collected in a child: its
+    # close would run there, without the parent's locks, and may checkpoint the
+    # write-ahead log the parent is reading. Frozen objects are never collected in the
+    # child; the parent unfreezes them at once.
+    os.register_at_fork(before=gc.freeze, after_in_parent=gc.unfreeze)
 
 
 class SQLStorage(Storage):
@@ -105,7 +120,6 @@ class SQLStorage(Storage):
         self._statements: dict[str, Any] = {}
         #: Rows of ``trials`` read by the last ``get_all_trials`` refresh (for tests).
         self._last_refresh_rows = 0
-        self._parent_pools: list[sa.pool.Pool] = []
         self._engine = self._connect()
         _LIVE_STORAGES.add(self)
         # Close pooled connections when the storage is dropped without remove_session(),
@@ -155,10 +169,8 @@ class SQLStorage(Storage):
 
     def _after_fork_in_child(self) -> None:
         # The parent's pooled connections must not be used (nor closed) by the child: give
-        # the engine a new pool so that the child opens its own. The old pool is kept
-        # referenced, as garbage-collecting its connections would only make the driver
-        # warn about connections left open.
-        self._parent_pools.append(self._engine.pool)
+        # the engine a new pool so that the child opens its own.
+        _INHERITED_POOLS.append(self._engine.pool)
         self._engine.dispose(close=False)
         self._cache.reset_lock()
 
@@ -183,10 +195,25 @@ class SQLStorage(Storage):
             return sa.func.timezone("utc", sa.func.now())
         return sa.bindparam("now", type_=sa.DateTime())
 
+    def _lease_end_value(self) -> Any:
+        """When a lease of ``lease_s`` seconds (a parameter) started now ends.
+
+        Like :meth:`_now_value`: the database clock on PostgreSQL, a parameter that
+        :meth:`_params` fills in on SQLite.
+        """
+        if self._is_postgres:
+            seconds = sa.bindparam("lease_s", type_=sa.Float())
+            return sa.func.timezone("utc", sa.func.now()) + sa.func.make_interval(
+                0, 0, 0, 0, 0, 0, seconds
+            )
+        return sa.bindparam("lease_until", type_=sa.DateTime())
+
     def _params(self, **params: Any) -> dict[str, Any]:
         """Execution parameters, with the clock for SQLite statements that read ``now``."""
         if not self._is_postgres:
-            params["now"] = utcnow()
+            now = params["now"] = utcnow()
+            if params.get("lease_s") is not None:
+                params["lease_until"] = now + datetime.timedelta(seconds=params["lease_s"])
         return params
 
     def now(self) -> datetime.datetime:
@@ -507,29 +534,43 @@ class SQLStorage(Storage):
         return rows
 
     def _insert_trial(
-        self, conn: Connection, study_id: int, template: TrialTemplate, rows: _TemplateRows
+        self,
+        conn: Connection,
+        study_id: int,
+        template: TrialTemplate,
+        rows: _TemplateRows,
+        max_trials: int | None = None,
     ) -> FrozenTrial:
-        """Insert a trial with the study's next number, inside the caller's transaction."""
+        """Insert a trial with the study's next number, inside the caller's transaction.
+
+        Raises:
+            MaxTrialsReached: inserting nothing, if the number would reach ``max_trials``.
+        """
         state = template.state
         # Taking the number and inserting the trial in one transaction, with the counter
-        # row locked by the UPDATE, keeps numbers unique and contiguous.
+        # row locked by the UPDATE, keeps numbers unique and contiguous; the budget check is
+        # part of the same UPDATE, so concurrent workers cannot overshoot it.
         studies = m.studies
+        limited = max_trials is not None
+
+        def build_bump() -> Any:
+            stmt = sa.update(studies).where(studies.c.study_id == sa.bindparam("sid"))
+            if limited:
+                stmt = stmt.where(studies.c.next_trial_number < sa.bindparam("limit"))
+            return stmt.values(next_trial_number=studies.c.next_trial_number + 1).returning(
+                studies.c.next_trial_number
+            )
+
+        bump = self._statement(f"bump-number:{limited}", build_bump)
         counter = conn.execute(
-            self._statement(
-                "bump-number",
-                lambda: (
-                    sa.update(studies)
-                    .where(studies.c.study_id == sa.bindparam("sid"))
-                    .values(next_trial_number=studies.c.next_trial_number + 1)
-                    .returning(studies.c.next_trial_number)
-                ),
-            ),
-            {"sid": study_id},
+            bump, {"sid": study_id, "limit": max_trials} if limited else {"sid": study_id}
         ).scalar_one_or_none()
         if counter is None:
-            raise StudyNotFoundError(f"No study with id {study_id}.")
+            self._check_study(conn, study_id)
+            raise MaxTrialsReached(f"The study already holds max_trials={max_trials} trials.")
         started = state != TrialState.WAITING
         finished = state.is_finished()
+        leased = state == TrialState.RUNNING and template.lease is not None
         trials = m.trials
 
         def build_insert() -> Any:
@@ -542,12 +583,15 @@ class SQLStorage(Storage):
                     state=sa.bindparam("state"),
                     datetime_start=now if started else None,
                     datetime_complete=now if finished else None,
+                    lease_expires=self._lease_end_value() if leased else None,
                 )
                 .returning(trials.c.trial_id, trials.c.datetime_start, trials.c.datetime_complete)
             )
 
-        stmt = self._statement(f"insert-trial:{started}:{finished}", build_insert)
-        params = {"sid": study_id, "number": counter - 1, "state": state.value}
+        stmt = self._statement(f"insert-trial:{started}:{finished}:{leased}", build_insert)
+        params: dict[str, Any] = {"sid": study_id, "number": counter - 1, "state": state.value}
+        if leased:
+            params["lease_s"] = template.lease
         row = conn.execute(stmt, self._params(**params) if started else params).one()
         trial_id = int(row.trial_id)
         for table, table_rows in (
@@ -588,7 +632,13 @@ class SQLStorage(Storage):
 
         return self._write(work)
 
-    def start_trial(self, study_id: int, template: TrialTemplate | None = None) -> FrozenTrial:
+    def start_trial(
+        self,
+        study_id: int,
+        template: TrialTemplate | None = None,
+        *,
+        max_trials: int | None = None,
+    ) -> FrozenTrial:
         # Claim-or-create in one transaction: the common ask costs one write, not a read for
         # the queue and then a write.
         template = template or TrialTemplate()
@@ -597,14 +647,15 @@ class SQLStorage(Storage):
         def work(conn: Connection) -> FrozenTrial:
             if self._is_postgres:
                 _skip_commit_flush(conn)
-            claimed = self._claim(conn, study_id)
-            return claimed or self._insert_trial(conn, study_id, template, rows)
+            claimed = self._claim(conn, study_id, template.lease)
+            return claimed or self._insert_trial(conn, study_id, template, rows, max_trials)
 
         return self._write(work)
 
-    def _claim(self, conn: Connection, study_id: int) -> FrozenTrial | None:
+    def _claim(self, conn: Connection, study_id: int, lease: float | None) -> FrozenTrial | None:
         """Turn the oldest WAITING trial RUNNING inside the caller's transaction."""
         t = m.trials
+        leased = lease is not None
 
         def build() -> Any:
             oldest = (
@@ -624,18 +675,22 @@ class SQLStorage(Storage):
                 .values(
                     state=TrialState.RUNNING.value,
                     datetime_start=sa.func.coalesce(t.c.datetime_start, self._now_value()),
+                    lease_expires=self._lease_end_value() if leased else None,
                 )
                 .returning(t.c.trial_id)
             )
 
+        bound = self._params(sid=study_id, lease_s=lease) if leased else self._params(sid=study_id)
         trial_id = conn.execute(
-            self._statement("claim", build), self._params(sid=study_id)
+            self._statement(f"claim:{leased}", build), bound
         ).scalar_one_or_none()
         if trial_id is None:
             return None
         return self._load_trials(conn, t.c.trial_id == trial_id)[0]
 
-    def claim_waiting_trial(self, study_id: int) -> FrozenTrial | None:
+    def claim_waiting_trial(
+        self, study_id: int, *, lease: float | None = None
+    ) -> FrozenTrial | None:
         t = m.trials
 
         def anything_waiting(conn: Connection) -> bool:
@@ -655,7 +710,7 @@ class SQLStorage(Storage):
         def work(conn: Connection) -> FrozenTrial | None:
             if self._is_postgres:
                 _skip_commit_flush(conn)
-            claimed = self._claim(conn, study_id)
+            claimed = self._claim(conn, study_id, lease)
             if claimed is None:
                 self._check_study(conn, study_id)
             return claimed
@@ -668,6 +723,20 @@ class SQLStorage(Storage):
         ).first()
         if row is None:
             raise TrialNotFoundError(f"No trial with id {trial_id}.")
+        attrs = dict(
+            conn.execute(
+                sa.select(m.trial_system_attrs.c.key, m.trial_system_attrs.c.value_json).where(
+                    m.trial_system_attrs.c.trial_id == trial_id,
+                    m.trial_system_attrs.c.key.in_(["stale", "fail_reason"]),
+                )
+            ).all()
+        )
+        if "stale" in attrs:
+            reason = json.loads(attrs.get("fail_reason", "null"))
+            raise StaleTrialError(
+                f"Trial {row.number} was failed as stale ({reason}); this late write is "
+                "rejected and nothing was changed."
+            )
         raise UpdateFinishedTrialError(
             f"Trial {row.number} is already {row.state}; finished trials cannot change."
         )
@@ -736,6 +805,92 @@ class SQLStorage(Storage):
                 self._upsert(conn, m.trial_values, ("trial_id", "objective"), value_rows)
 
         self._write(work)
+
+    # -- leases ----------------------------------------------------------------------------
+
+    def renew_leases(self, trial_ids: Sequence[int], seconds: float) -> list[int]:
+        wanted = [int(t) for t in trial_ids]
+        if not wanted:
+            return []
+        t = m.trials
+
+        def build() -> Any:
+            return (
+                sa.update(t)
+                .where(
+                    t.c.trial_id.in_(sa.bindparam("ids", expanding=True)),
+                    t.c.state == TrialState.RUNNING.value,
+                )
+                .values(lease_expires=self._lease_end_value())
+                .returning(t.c.trial_id)
+            )
+
+        def work(conn: Connection) -> set[int]:
+            if self._is_postgres:
+                # A renewal forgotten by a server crash only shortens one lease.
+                _skip_commit_flush(conn)
+            stmt = self._statement("renew-leases", build)
+            rows = conn.execute(stmt, self._params(ids=wanted, lease_s=float(seconds)))
+            return {int(row.trial_id) for row in rows}
+
+        renewed = self._write(work)
+        return [trial_id for trial_id in wanted if trial_id not in renewed]
+
+    def fail_stale_trials(
+        self,
+        study_id: int,
+        *,
+        reason: str,
+        trial_ids: Sequence[int] | None = None,
+        retry: Callable[[FrozenTrial], TrialTemplate | None] | None = None,
+    ) -> list[tuple[FrozenTrial, FrozenTrial | None]]:
+        t = m.trials
+        running = sa.and_(t.c.study_id == study_id, t.c.state == TrialState.RUNNING.value)
+        if trial_ids is None:
+            lost: sa.ColumnElement[bool] = t.c.lease_expires < self._now_value()
+        else:
+            lost = t.c.trial_id.in_([int(i) for i in trial_ids])
+
+        # Most calls find nothing: a read answers that without taking the write lock.
+        def find(conn: Connection) -> list[int]:
+            query = sa.select(t.c.trial_id).where(running, lost).order_by(t.c.number)
+            return [int(row.trial_id) for row in conn.execute(query, self._params())]
+
+        candidates = self._read(find)
+        if not candidates:
+            return []
+
+        def work(conn: Connection) -> list[tuple[FrozenTrial, FrozenTrial | None]]:
+            results: list[tuple[FrozenTrial, FrozenTrial | None]] = []
+            for trial_id in candidates:
+                # Judged again under the write lock: of several reapers, one wins each trial.
+                claim = (
+                    sa.update(t)
+                    .where(t.c.trial_id == trial_id, running, lost)
+                    .values(state=TrialState.FAIL.value, datetime_complete=self._now_value())
+                )
+                if conn.execute(claim, self._params()).rowcount != 1:
+                    continue
+                failed = self._load_trials(conn, t.c.trial_id == trial_id)[0]
+                template = None if retry is None else retry(failed)
+                retried = None
+                if template is not None:
+                    rows = _TemplateRows(self, template)
+                    retried = self._insert_trial(conn, study_id, template, rows)
+                attrs: dict[str, Any] = {"fail_reason": reason, "stale": True}
+                if retried is not None:
+                    attrs["retried_as"] = retried.number
+                self._upsert(
+                    conn,
+                    m.trial_system_attrs,
+                    ("trial_id", "key"),
+                    self._attr_rows(trial_id, "trial system attribute", attrs),
+                )
+                failed = dataclasses.replace(failed, system_attrs={**failed.system_attrs, **attrs})
+                results.append((failed, retried))
+            return results
+
+        return self._write(work)
 
     # -- reading trials --------------------------------------------------------------------
 
