@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck unit bench-storage bench-pruning bench-samplers clean
+.PHONY: demo test lint typecheck unit bench-storage bench-throughput bench-pruning bench-samplers clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,9 @@ unit: $(VENV)/.dev-installed
 
 bench-storage: $(VENV)/.bench-installed
 	$(BIN)/python benchmarks/storage.py $(ARGS)
+
+bench-throughput: $(VENV)/.bench-installed
+	$(BIN)/python -m benchmarks.throughput $(ARGS)
 
 bench-pruning: $(VENV)/.bench-installed
 	$(BIN)/python benchmarks/pruning.py $(ARGS)

@@ -186,6 +186,18 @@ def throughput(backend: Backend, n_procs: int, per_proc: int) -> tuple[float, in
     """Return (finished trials per second, COMPLETE count, lost count)."""
     name = f"throughput-{uuid.uuid4().hex[:8]}"
     study = create(backend, name)
+    elapsed = run_workers(backend, name, n_procs, per_proc)
+    complete = _count_complete(backend, study)
+    expected = n_procs * per_proc
+    return complete / elapsed, complete, expected - complete
+
+
+def run_workers(backend: Backend, name: str, n_procs: int, per_proc: int) -> float:
+    """Run `per_proc` trials in each of `n_procs` processes on study `name`; return seconds.
+
+    The processes open the storage and load the study first, then start together (barrier):
+    what is timed is the trials, not the imports and connections.
+    """
     ctx = multiprocessing.get_context("fork")
     barrier = ctx.Barrier(n_procs + 1)
     procs = [
@@ -197,10 +209,7 @@ def throughput(backend: Backend, n_procs: int, per_proc: int) -> tuple[float, in
     start = time.perf_counter()
     for p in procs:
         p.join()
-    elapsed = time.perf_counter() - start
-    complete = _count_complete(backend, study)
-    expected = n_procs * per_proc
-    return complete / elapsed, complete, expected - complete
+    return time.perf_counter() - start
 
 
 def _count_complete(backend: Backend, study: Any) -> int:

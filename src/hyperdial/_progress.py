@@ -5,16 +5,10 @@ from __future__ import annotations
 import sys
 import time
 from types import TracebackType
+from typing import TYPE_CHECKING
 
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 __all__ = ["ProgressBar"]
 
@@ -42,6 +36,16 @@ class ProgressBar:
 
     def __enter__(self) -> ProgressBar:
         if self._enabled:
+            # Rich takes a tenth of a second to import: only a visible bar pays for it.
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
             by_time = self._n_trials is None
             self._progress = Progress(
                 TextColumn("[bold]{task.description}"),
