@@ -149,8 +149,8 @@ class LeaseKeeper:
     """Renews the leases of this process's trials from a separate keeper process.
 
     The keeper is forked at the first trial, which costs a few milliseconds, and stays
-    idle while trials are shorter than a heartbeat interval. When a lease first needs
-    renewing it replaces itself (exec) with a fresh interpreter that imports only the
+    idle while trials are shorter than half a heartbeat interval. When a lease will soon
+    need renewing it replaces itself (exec) with a fresh interpreter that imports only the
     storage: a forked child must not open its own SQLite connections, as it would share
     SQLite's in-process lock bookkeeping with this process. It exits when this process
     closes it or dies, however it dies, so the leases then run out. Where fork is missing,
@@ -249,7 +249,10 @@ def _wait_then_exec(fd: int, config: str, interval: float, parent_pid: int) -> N
     pending = b""
     while True:
         now = time.monotonic()
-        due = min(held.values(), default=now + _PARENT_CHECK_S) + interval
+        # Half an interval after a hold, so that the fresh interpreter's start-up (a few
+        # tenths of a second, more on a loaded machine) still ends before the first renewal
+        # is due; trials shorter than that never pay for it.
+        due = min(held.values(), default=now + _PARENT_CHECK_S) + interval / 2
         if held and now >= due:
             ids = ",".join(str(trial_id) for trial_id in held)
             os.execv(sys.executable, [sys.executable, "-c", _BOOTSTRAP, str(fd), config, ids])

@@ -372,9 +372,11 @@ def _worker_main(
             after_trial(study, plan, frozen)
             if study._stop_requested:
                 shared.stop.set()
-    except KeyboardInterrupt:
-        # The trial was stored as FAIL in run_trial; the parent reports the interruption.
+    except KeyboardInterrupt as error:
+        # The trial was stored as FAIL in run_trial; the parent raises the interruption,
+        # whether Ctrl-C reached every process or the objective raised it in this one.
         shared.stop.set()
+        shared.errors.put(_pack_error(error))
     except BaseException as error:
         shared.stop.set()
         shared.errors.put(_pack_error(error))
