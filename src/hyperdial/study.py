@@ -541,8 +541,8 @@ class Study:
                 the trials numbered below k - lag, and waits for them to finish. True sets
                 the lag to ``n_jobs``; an integer sets it for several processes sharing the
                 study. Costs idle time when trial durations vary.
-            executor: A Dask ``distributed.Client`` (or any executor with ``submit``) to run
-                the trials on; see :mod:`hyperdial.integrations.dask`.
+            executor: A Dask ``distributed.Client`` or a ``concurrent.futures.Executor``
+                to run the trials on; see :mod:`hyperdial.integrations.dask`.
         """
         from hyperdial._optimize import run_optimize
 

@@ -174,9 +174,9 @@ class Storage(ABC):
     ) -> FrozenTrial:
         """Claim the oldest WAITING trial, else create a RUNNING one from ``template``.
 
-        What ``ask`` calls; either way the trial gets the template's lease. Backends may do
-        both in one transaction; the default is :meth:`claim_waiting_trial` then
-        :meth:`create_trial`.
+        What ``ask`` calls; either way the trial gets the template's lease and system
+        attributes (a claimed trial keeps its own too). Backends may do both in one
+        transaction; the default is :meth:`claim_waiting_trial` then :meth:`create_trial`.
 
         Args:
             study_id: The study to start a trial in.
@@ -192,6 +192,9 @@ class Storage(ABC):
         lease = None if template is None else template.lease
         claimed = self.claim_waiting_trial(study_id, lease=lease)
         if claimed is not None:
+            if template is not None and template.system_attrs:
+                self.update_trial(claimed.trial_id, system_attrs=template.system_attrs)
+                claimed = self.get_trial(claimed.trial_id)
             return claimed
         if max_trials is not None and self.get_n_trials(study_id) >= max_trials:
             raise MaxTrialsReached(f"The study already holds max_trials={max_trials} trials.")

@@ -226,7 +226,18 @@ class InMemoryStorage(Storage):
         max_trials: int | None = None,
     ) -> FrozenTrial:
         with self._lock:  # claim-or-create as one step for this process's threads
-            return super().start_trial(study_id, template, max_trials=max_trials)
+            started = super().start_trial(study_id, template, max_trials=max_trials)
+            if (
+                template is not None
+                and template.system_attrs
+                and started.state == (TrialState.RUNNING)
+            ):
+                # A claimed trial gets the template's attributes too (the worker, say).
+                stored = self._trials[started.trial_id]
+                attrs = {**stored.system_attrs, **copy.deepcopy(template.system_attrs)}
+                self._trials[started.trial_id] = replace(stored, system_attrs=attrs)
+                started = copy.deepcopy(self._trials[started.trial_id])
+            return started
 
     def update_trial(
         self,

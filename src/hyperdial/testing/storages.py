@@ -370,7 +370,8 @@ class StorageConformance:
         claimed = storage.start_trial(study_id, template)
         assert claimed.trial_id == queued.trial_id
         assert claimed.state == TrialState.RUNNING
-        assert claimed.system_attrs == {"q": 1}
+        # A claimed trial keeps its own attributes and gets the template's (the worker).
+        assert claimed.system_attrs == {"q": 1, "worker": "w"}
         created = storage.start_trial(study_id, template)
         assert created.number == 1
         assert created.state == TrialState.RUNNING

@@ -647,13 +647,23 @@ class SQLStorage(Storage):
         def work(conn: Connection) -> FrozenTrial:
             if self._is_postgres:
                 _skip_commit_flush(conn)
-            claimed = self._claim(conn, study_id, template.lease)
+            claimed = self._claim(conn, study_id, template.lease, rows.system)
             return claimed or self._insert_trial(conn, study_id, template, rows, max_trials)
 
         return self._write(work)
 
-    def _claim(self, conn: Connection, study_id: int, lease: float | None) -> FrozenTrial | None:
-        """Turn the oldest WAITING trial RUNNING inside the caller's transaction."""
+    def _claim(
+        self,
+        conn: Connection,
+        study_id: int,
+        lease: float | None,
+        system_rows: Sequence[dict[str, Any]] = (),
+    ) -> FrozenTrial | None:
+        """Turn the oldest WAITING trial RUNNING inside the caller's transaction.
+
+        ``system_rows`` (a start template's system attributes, such as the worker) are
+        added to the claimed trial.
+        """
         t = m.trials
         leased = lease is not None
 
@@ -686,6 +696,9 @@ class SQLStorage(Storage):
         ).scalar_one_or_none()
         if trial_id is None:
             return None
+        if system_rows:
+            rows = [{**row, "trial_id": trial_id} for row in system_rows]
+            self._upsert(conn, m.trial_system_attrs, ("trial_id", "key"), rows)
         return self._load_trials(conn, t.c.trial_id == trial_id)[0]
 
     def claim_waiting_trial(
