@@ -335,7 +335,7 @@ class Study:
             # A dead worker's trial must not hold everyone up for ever.
             self._reap_stale_trials()
             time.sleep(delay)
-            delay = min(2 * delay, 0.05)
+            delay = min(2 * delay, 0.005)
 
     def _exhausted(self) -> SearchSpaceExhausted:
         return SearchSpaceExhausted(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import datetime
 import logging
 import math
@@ -163,9 +164,9 @@ class Trial:
             internal = distribution.to_internal(value)
             self._params[name] = distribution.to_external(internal)
             self._distributions[name] = distribution
+            if self._leased and not self._pending_params:
+                _DELAYED_FLUSH.schedule(self)  # once per batch of unstored parameters
             self._pending_params[name] = (internal, distribution)
-            if self._leased:
-                _DELAYED_FLUSH.schedule(self)
             return self._params[name]
 
     def _draw(self, name: str, distribution: Distribution) -> Any:
@@ -337,7 +338,9 @@ class _DelayedFlush:
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
-        self._due: dict[int, tuple[float, weakref.ref[Trial]]] = {}
+        # Due times only grow (a fixed delay after now), so a FIFO queue is in due order and
+        # the thread sleeps until its head: scheduling costs an append, not a wake-up.
+        self._due: collections.deque[tuple[float, weakref.ref[Trial]]] = collections.deque()
         self._pid = -1  # the thread does not survive fork: start one per process
 
     def schedule(self, trial: Trial) -> None:
@@ -347,11 +350,8 @@ class _DelayedFlush:
                 self._due.clear()
                 thread = threading.Thread(target=self._run, name="hyperdial-flush", daemon=True)
                 thread.start()
-            key = id(trial)
-            scheduled = self._due.get(key)
-            # An id can be reused once its trial is gone: only the same live trial counts.
-            if scheduled is None or scheduled[1]() is not trial:
-                self._due[key] = (time.monotonic() + self.DELAY_S, weakref.ref(trial))
+            self._due.append((time.monotonic() + self.DELAY_S, weakref.ref(trial)))
+            if len(self._due) == 1:
                 self._cond.notify()
 
     def _run(self) -> None:
@@ -359,16 +359,15 @@ class _DelayedFlush:
             with self._cond:
                 while not self._due:
                     self._cond.wait()
-                now = time.monotonic()
-                ready = [key for key, (due, _) in self._due.items() if due <= now]
-                if not ready:
-                    self._cond.wait(min(due for due, _ in self._due.values()) - now)
+                due, ref = self._due[0]
+                wait = due - time.monotonic()
+                if wait > 0:
+                    self._cond.wait(wait)
                     continue
-                refs = [self._due.pop(key)[1] for key in ready]
-            for ref in refs:
-                trial = ref()
-                if trial is not None:
-                    trial._flush_params_quietly()
+                self._due.popleft()
+            trial = ref()
+            if trial is not None:
+                trial._flush_params_quietly()
 
 
 _DELAYED_FLUSH = _DelayedFlush()
