@@ -88,7 +88,8 @@ class _Outcome(NamedTuple):
 class _Job(NamedTuple):
     """What every task of one ``optimize`` call needs, but the trial number."""
 
-    storage: Storage
+    #: The storage, or the storage pickled (see :func:`_worker_storage`).
+    storage: Storage | bytes
     study_name: str
     func: ObjectiveFunc
     sampler: Sampler
@@ -126,7 +127,8 @@ def _run_trial_task(job: _Job | bytes, number: int) -> _Outcome:
         # A thread of the client: samplers and pruners are not made to be shared by
         # threads, so each trial gets its own copies, as a worker process does.
         sampler, pruner = pickle.loads(pickle.dumps((sampler, pruner)))
-    storage = job.storage
+    shared_storage = isinstance(job.storage, bytes)
+    storage = _worker_storage(job.storage) if isinstance(job.storage, bytes) else job.storage
     study = Study(job.study_name, storage, sampler=sampler, pruner=pruner)
     try:
         frozen = storage.get_trial(storage.get_trial_id(study._study_id, number))
@@ -159,10 +161,23 @@ def _run_trial_task(job: _Job | bytes, number: int) -> _Outcome:
     finally:
         if job.gc_after_trial:
             gc.collect()
-        if own_copies:
+        if own_copies and not shared_storage:
             # This task unpickled its own copy of the storage: close its connections now
             # rather than whenever the garbage collector gets to it.
             storage.remove_session()
+
+
+# Storages opened by this worker process, by their pickled form. Opening one costs a
+# connection, a schema check and compiling its statements (tens of milliseconds on
+# PostgreSQL); a worker runs many trials of the same storage.
+_WORKER_STORAGES: dict[bytes, Storage] = {}
+
+
+def _worker_storage(data: bytes) -> Storage:
+    storage = _WORKER_STORAGES.get(data)
+    if storage is None:
+        storage = _WORKER_STORAGES[data] = pickle.loads(data)
+    return storage
 
 
 def _load_job(data: bytes) -> _Job:
@@ -220,7 +235,8 @@ class _DaskPool:
         # reports. Given as they are, Dask would unpickle them with the message that
         # carries the task, and the failure would break the worker's connection to the
         # scheduler, which then waits for ever. Once per call, too, not once per trial.
-        data: bytes = self._cloudpickle.dumps(job)
+        storage = pickle.dumps(job.storage)  # opened once per worker process, not per task
+        data: bytes = self._cloudpickle.dumps(job._replace(storage=storage))
         return data
 
     def submit(self, key: str, job: _Job | bytes, number: int) -> Any:
