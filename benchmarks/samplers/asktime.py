@@ -147,7 +147,8 @@ def measure(
 
 def run(raw_path: Path, *, quick: bool = False) -> None:
     """Measure every (sampler, size) pair not yet in ``raw_path``; append each result."""
-    from benchmarks.samplers.run import append_record, load_records
+    from benchmarks.samplers.report import load_records
+    from benchmarks.samplers.run import append_record
 
     cases = QUICK_CASES if quick else CASES
     asks = QUICK_ASKS if quick else ASKS
