@@ -533,6 +533,69 @@ class SQLStorage(Storage):
             rows.append(row)
         return rows
 
+    def _start_new_trial_pg(
+        self,
+        conn: Connection,
+        study_id: int,
+        template: TrialTemplate,
+        rows: _TemplateRows,
+        max_trials: int | None,
+    ) -> FrozenTrial:
+        """Number and insert a RUNNING trial with its system attributes in one statement.
+
+        Every new trial of a study updates the study's counter row, and the row stays
+        locked until the transaction commits: with many workers they queue on it. One
+        statement, then the commit, keeps that lock for one round trip instead of three.
+        """
+        leased = template.lease is not None
+        limited = max_trials is not None
+
+        def build() -> Any:
+            limit = " AND next_trial_number < :limit" if limited else ""
+            now = "timezone('utc', now())"
+            lease = f"{now} + make_interval(secs => :lease_s)" if leased else "NULL"
+            return sa.text(
+                f"""
+                WITH n AS (
+                    UPDATE studies SET next_trial_number = next_trial_number + 1
+                    WHERE study_id = :sid{limit}
+                    RETURNING next_trial_number - 1 AS number
+                ), ins AS (
+                    INSERT INTO trials (study_id, number, state, datetime_start, lease_expires)
+                    SELECT :sid, n.number, 'RUNNING', {now}, {lease} FROM n
+                    RETURNING trial_id, number, datetime_start
+                ), attrs AS (
+                    INSERT INTO trial_system_attrs (trial_id, key, value_json)
+                    SELECT ins.trial_id, a.key, a.value_json
+                    FROM ins, unnest(CAST(:keys AS text[]), CAST(:vals AS text[]))
+                        AS a(key, value_json)
+                )
+                SELECT trial_id, number, datetime_start FROM ins
+                """
+            )
+
+        params: dict[str, Any] = {
+            "sid": study_id,
+            "keys": [r["key"] for r in rows.system],
+            "vals": [r["value_json"] for r in rows.system],
+        }
+        if leased:
+            params["lease_s"] = float(template.lease)  # type: ignore[arg-type]
+        if limited:
+            params["limit"] = max_trials
+        stmt = self._statement(f"start-new-pg:{leased}:{limited}", build)
+        row = conn.execute(stmt, params).first()
+        if row is None:
+            self._check_study(conn, study_id)
+            raise MaxTrialsReached(f"The study already holds max_trials={max_trials} trials.")
+        return FrozenTrial(
+            number=int(row.number),
+            trial_id=int(row.trial_id),
+            state=TrialState.RUNNING,
+            system_attrs=copy.deepcopy(template.system_attrs),
+            datetime_start=row.datetime_start,
+        )
+
     def _insert_trial(
         self,
         conn: Connection,
@@ -648,7 +711,11 @@ class SQLStorage(Storage):
             if self._is_postgres:
                 _skip_commit_flush(conn)
             claimed = self._claim(conn, study_id, template.lease, rows.system)
-            return claimed or self._insert_trial(conn, study_id, template, rows, max_trials)
+            if claimed is not None:
+                return claimed
+            if self._is_postgres and rows.only_system_attrs(template):
+                return self._start_new_trial_pg(conn, study_id, template, rows, max_trials)
+            return self._insert_trial(conn, study_id, template, rows, max_trials)
 
         return self._write(work)
 
@@ -1115,6 +1182,12 @@ class _TemplateRows:
         self.params = storage._template_param_rows(0, template)
         self.values = storage._value_rows(0, template.values or [])
         self.reports = storage._intermediate_rows(0, template.intermediate_values)
+
+    def only_system_attrs(self, template: TrialTemplate) -> bool:
+        """Whether a RUNNING template carries nothing but system attributes (as ask's)."""
+        return template.state == TrialState.RUNNING and not (
+            self.user or self.params or self.values or self.reports
+        )
 
 
 def _skip_commit_flush(conn: Connection) -> None:
