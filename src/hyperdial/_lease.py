@@ -169,7 +169,6 @@ class LeaseKeeper:
         ).hex()
         read_fd, self._write_fd = os.pipe()
         os.set_inheritable(read_fd, True)
-        self._pid: int | None = None
         self._process: subprocess.Popen[bytes] | None = None
         if hasattr(os, "fork"):
             pid = os.fork()
@@ -179,18 +178,15 @@ class LeaseKeeper:
                     _wait_then_exec(read_fd, config, options.heartbeat_interval, self.owner_pid)
                 finally:
                     os._exit(0)
-            self._pid = pid
         else:
             self._process = subprocess.Popen(
                 [sys.executable, "-c", _BOOTSTRAP, str(read_fd), config, ""],
                 pass_fds=(read_fd,),
             )
+            pid = self._process.pid
+        #: The keeper's process id.
+        self.pid = pid
         os.close(read_fd)
-
-    @property
-    def pid(self) -> int:
-        """The keeper's process id."""
-        return self._pid if self._process is None else self._process.pid  # type: ignore[return-value]
 
     def hold(self, trial_id: int) -> None:
         self._send(b"h %d\n" % trial_id)
@@ -218,8 +214,7 @@ class LeaseKeeper:
                 self._process.kill()
                 self._process.wait()
             return
-        if self._pid is not None:
-            _reap(self._pid)
+        _reap(self.pid)
 
 
 def _reap(pid: int, timeout: float = 5.0) -> None:
@@ -236,6 +231,20 @@ def _reap(pid: int, timeout: float = 5.0) -> None:
     with contextlib.suppress(OSError):
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
+
+
+def _read_messages(fd: int, pending: bytes) -> tuple[list[tuple[bool, int]] | None, bytes]:
+    """Read the worker's ``h <id>`` (hold) and ``r <id>`` (release) lines from ``fd``.
+
+    Returns:
+        ``(hold?, trial id)`` per complete line, or None once the pipe is closed, and the
+        bytes of an incomplete last line, to prepend to the next read.
+    """
+    chunk = os.read(fd, 65536)
+    if not chunk:
+        return None, pending
+    *lines, rest = (pending + chunk).split(b"\n")
+    return [(line[:1] == b"h", int(line[2:])) for line in lines], rest
 
 
 def _wait_then_exec(fd: int, config: str, interval: float, parent_pid: int) -> None:
@@ -258,17 +267,14 @@ def _wait_then_exec(fd: int, config: str, interval: float, parent_pid: int) -> N
             os.execv(sys.executable, [sys.executable, "-c", _BOOTSTRAP, str(fd), config, ids])
         readable, _, _ = select.select([fd], [], [], min(max(0.0, due - now), _PARENT_CHECK_S))
         if readable:
-            chunk = os.read(fd, 65536)
-            if not chunk:
+            messages, pending = _read_messages(fd, pending)
+            if messages is None:
                 return  # the worker closed the pipe or died
-            pending += chunk
-            *lines, pending = pending.split(b"\n")
-            for line in lines:
-                action, trial_id = line.split()
-                if action == b"h":
-                    held[int(trial_id)] = time.monotonic()
+            for hold, trial_id in messages:
+                if hold:
+                    held[trial_id] = time.monotonic()
                 else:
-                    held.pop(int(trial_id), None)
+                    held.pop(trial_id, None)
         if os.getppid() != parent_pid:
             return  # the worker died and this process was handed to init
 
@@ -315,17 +321,14 @@ def keeper_main(fd: int, config: str, held_ids: str) -> None:
             wait = min(max(0.0, next_renewal - now), _PARENT_CHECK_S)
             readable, _, _ = select.select([fd], [], [], wait)
             if readable:
-                chunk = os.read(fd, 65536)
-                if not chunk:
+                messages, pending = _read_messages(fd, pending)
+                if messages is None:
                     return  # the worker closed the pipe or died
-                pending += chunk
-                *lines, pending = pending.split(b"\n")
-                for line in lines:
-                    action, trial_id = line.split()
-                    if action == b"h":
-                        held.add(int(trial_id))
+                for hold, trial_id in messages:
+                    if hold:
+                        held.add(trial_id)
                     else:
-                        held.discard(int(trial_id))
+                        held.discard(trial_id)
             if os.getppid() != parent_pid:
                 return  # the worker died and this process was handed to init
     finally:

@@ -29,7 +29,17 @@ if TYPE_CHECKING:
     from hyperdial.study import Callback, ObjectiveFunc, Study
     from hyperdial.trial import Trial
 
-__all__ = ["Plan", "run_optimize", "run_trial", "should_start", "after_trial"]
+__all__ = [
+    "Plan",
+    "after_trial",
+    "best_value",
+    "fail_running_trials_of",
+    "pack_error",
+    "run_objective",
+    "run_optimize",
+    "run_trial",
+    "should_start",
+]
 
 _logger = logging.getLogger("hyperdial")
 
@@ -47,7 +57,7 @@ def run_trial(
     """
     trial = study.ask()  # SearchSpaceExhausted and MaxTrialsReached end the caller's loop
     try:
-        return _run_objective(study, trial, func, catch)
+        return run_objective(study, trial, func, catch)
     except StaleTrialError as error:
         # Another worker failed this trial as stale while it ran (this worker was cut off
         # from the storage, or paused, past the grace period); the retry owns it now.
@@ -60,7 +70,7 @@ def run_trial(
         return study.storage.get_trial(trial.trial_id)
 
 
-def _run_objective(
+def run_objective(
     study: Study, trial: Trial, func: ObjectiveFunc, catch: tuple[type[BaseException], ...]
 ) -> FrozenTrial:
     from hyperdial.study import format_exception
@@ -242,7 +252,7 @@ def after_trial(study: Study, plan: Plan, frozen: FrozenTrial) -> None:
         gc.collect()
 
 
-def _best_value(study: Study) -> float | None:
+def best_value(study: Study) -> float | None:
     best = study.view.best_trial
     return None if best is None else best.value
 
@@ -259,7 +269,7 @@ def _run_sequential(study: Study, func: ObjectiveFunc, plan: Plan, progress: Pro
             # Ctrl-C between a trial's start and its objective leaves it to this sweep.
             from hyperdial.study import worker_id
 
-            _fail_running_trials_of(
+            fail_running_trials_of(
                 study, {worker_id(): "interrupted (KeyboardInterrupt)"}, retry=False
             )
             _logger.warning(
@@ -269,7 +279,7 @@ def _run_sequential(study: Study, func: ObjectiveFunc, plan: Plan, progress: Pro
             raise
         after_trial(study, plan, frozen)
         if progress.enabled:
-            progress.update(started, _best_value(study))
+            progress.update(started, best_value(study))
 
 
 # -- worker processes -------------------------------------------------------------------------
@@ -347,11 +357,7 @@ class _LeaseDesk:
         for index in dead:
             if not self.held[index]:
                 continue
-            worker = workers[index]
-            reason = (
-                f"worker process {worker.pid} died (exit code {worker.exitcode}) during the trial"
-            )
-            self._study._fail_lost_trials(reason, sorted(self.held[index]))
+            self._study._fail_lost_trials(_death_of(workers[index]), sorted(self.held[index]))
             self.held[index].clear()
 
 
@@ -376,15 +382,15 @@ def _worker_main(
         # The trial was stored as FAIL in run_trial; the parent raises the interruption,
         # whether Ctrl-C reached every process or the objective raised it in this one.
         shared.stop.set()
-        shared.errors.put(_pack_error(error))
+        shared.errors.put(pack_error(error))
     except BaseException as error:
         shared.stop.set()
-        shared.errors.put(_pack_error(error))
+        shared.errors.put(pack_error(error))
     finally:
         study.storage.remove_session()
 
 
-def _pack_error(error: BaseException) -> bytes:
+def pack_error(error: BaseException) -> bytes:
     from hyperdial.study import format_exception
 
     try:
@@ -425,7 +431,7 @@ def _run_processes(
             desk.renew_if_due()
             if progress.enabled:
                 done = storage.get_n_trials(study_id, _FINISHED) - done_before
-                progress.update(done, _best_value(study))
+                progress.update(done, best_value(study))
     except KeyboardInterrupt:
         interrupted = True
         shared.stop.set()
@@ -435,7 +441,7 @@ def _run_processes(
         _fail_orphans(study, workers, interrupted)
     if progress.enabled:
         done = storage.get_n_trials(study_id, _FINISHED) - done_before
-        progress.update(done, _best_value(study))
+        progress.update(done, best_value(study))
     if not shared.errors.empty():
         raise pickle.loads(shared.errors.get())
     if interrupted:
@@ -452,6 +458,10 @@ def _stop_workers(workers: list[Any], grace: float = 10.0) -> None:
             worker.join(timeout=5)
 
 
+def _death_of(worker: Any) -> str:
+    return f"worker process {worker.pid} died (exit code {worker.exitcode}) during the trial"
+
+
 def _fail_orphans(study: Study, workers: list[Any], interrupted: bool) -> None:
     """Fail trials left RUNNING by workers of this call that died mid-trial."""
     from hyperdial.study import worker_id
@@ -459,15 +469,15 @@ def _fail_orphans(study: Study, workers: list[Any], interrupted: bool) -> None:
     host = worker_id().rsplit(":", 1)[0]
     reasons = {}
     for worker in workers:
-        reason = f"worker process {worker.pid} died (exit code {worker.exitcode}) during the trial"
+        reason = _death_of(worker)
         if interrupted:
             # Ctrl-C can land between a trial's start and the objective, or during its tell.
             reason = f"interrupted (KeyboardInterrupt): {reason}"
         reasons[f"{host}:{worker.pid}"] = reason
-    _fail_running_trials_of(study, reasons, retry=not interrupted)
+    fail_running_trials_of(study, reasons, retry=not interrupted)
 
 
-def _fail_running_trials_of(study: Study, reasons: dict[str, str], *, retry: bool) -> None:
+def fail_running_trials_of(study: Study, reasons: dict[str, str], *, retry: bool) -> None:
     """Fail the RUNNING trials whose worker is a key of ``reasons``, with that reason.
 
     With ``retry`` they count as lost (queued again within the study's retries); without,

@@ -686,8 +686,9 @@ def create_study(
     """
     resolved = _directions(direction, directions)
     # Checked before anything is written: bad options must not leave a study behind.
-    given = {"heartbeat_interval": heartbeat_interval, "grace_period": grace_period}
-    leases = LeaseOptions().replace(**given, retries=retries)
+    leases = LeaseOptions().replace(
+        heartbeat_interval=heartbeat_interval, grace_period=grace_period, retries=retries
+    )
     backend = get_storage(storage)
     name = study_name if study_name is not None else f"study-{uuid.uuid4().hex[:12]}"
     if not isinstance(name, str) or not name:

@@ -298,10 +298,10 @@ def optimize(settings: Settings, /, **kwargs: Any) -> None:
     with _cwd_on_path():
         func = load_objective(opts.objective)
         storage = open_storage(settings, must_exist=False)
-        study, created = get_or_create_study(storage, opts.study_name, opts.direction)
-        study = Study(
-            study.study_name,
+        study, created = get_or_create_study(
             storage,
+            opts.study_name,
+            opts.direction,
             heartbeat_interval=opts.heartbeat_interval,
             grace_period=opts.grace_period,
             retries=opts.retries,

@@ -93,15 +93,22 @@ def read_search_space(text: str) -> dict[str, Distribution]:
 
 
 def get_or_create_study(
-    storage: Storage, name: str, direction: str | None, sampler: Sampler | None = None
+    storage: Storage,
+    name: str,
+    direction: str | None,
+    sampler: Sampler | None = None,
+    **lease_options: Any,
 ) -> tuple[Study, bool]:
     """Open study ``name``, creating it if missing; return it and whether it was created.
 
     Without ``direction`` an existing study keeps its own, so callers need not repeat it.
+    ``lease_options`` (``heartbeat_interval``, ``grace_period``, ``retries``) go to
+    :func:`~hyperdial.create_study` or :func:`~hyperdial.load_study`.
     """
     if direction is None:
         try:
-            return load_study(study_name=name, storage=storage, sampler=sampler), False
+            study = load_study(study_name=name, storage=storage, sampler=sampler, **lease_options)
+            return study, False
         except StudyNotFoundError:
             direction = "minimize"
     before = {s.study_name for s in storage.list_studies()}
@@ -111,6 +118,7 @@ def get_or_create_study(
         direction=direction,
         sampler=sampler,
         load_if_exists=True,
+        **lease_options,
     )
     return study, name not in before
 

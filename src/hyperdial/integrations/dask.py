@@ -42,11 +42,11 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from hyperdial._frozen import TrialState
 from hyperdial._optimize import (
-    _best_value,
-    _fail_running_trials_of,
-    _pack_error,
-    _run_objective,
     after_trial,
+    best_value,
+    fail_running_trials_of,
+    pack_error,
+    run_objective,
     should_start,
 )
 from hyperdial.exceptions import (
@@ -140,7 +140,7 @@ def _run_trial_task(job: _Job | bytes, number: int) -> _Outcome:
             # The client holds the lease; "leased" makes the trial store its parameters
             # about a second after drawing them, so that a re-run repeats them.
             leased = storage.multiprocess_safe
-            _run_objective(study, Trial(study, frozen, leased=leased), job.func, job.catch)
+            run_objective(study, Trial(study, frozen, leased=leased), job.func, job.catch)
         except StaleTrialError as error:
             # The client stopped renewing the lease (it died, or lost the storage) and a
             # worker failed the trial as stale; its retry owns the parameters now.
@@ -156,7 +156,7 @@ def _run_trial_task(job: _Job | bytes, number: int) -> _Outcome:
         except Exception as error:
             # Not in ``catch``: the trial is stored as FAIL with the reason and traceback;
             # the client raises the error and stops the study.
-            return _Outcome(number, _pack_error(error), study._stop_requested)
+            return _Outcome(number, pack_error(error), study._stop_requested)
         return _Outcome(number, stop=study._stop_requested)
     finally:
         if job.gc_after_trial:
@@ -391,7 +391,7 @@ def run_with_executor(
                             "After trial %d: %r (the first error is raised).", frozen.number, raised
                         )
                 if progress.enabled:
-                    progress.update(done, _best_value(study))
+                    progress.update(done, best_value(study))
     except BaseException as stop:
         _abandon(study, pool, in_flight, stop)
         raise
@@ -448,7 +448,7 @@ def _abandon(study: Study, pool: _Pool, in_flight: dict[Any, Trial], stop: BaseE
         for trial in in_flight.values():
             study.tell(trial, state=TrialState.FAIL, fail_reason=reason, skip_if_finished=True)
         # And a trial caught between its ask and its submit: RUNNING, started here.
-        _fail_running_trials_of(study, {worker_id(): reason}, retry=False)
+        fail_running_trials_of(study, {worker_id(): reason}, retry=False)
     except Exception as error:  # the storage may be what failed: let the leases run out
         _logger.warning("Could not fail the trials in flight (%s); their leases run out.", error)
     finally:
