@@ -422,6 +422,32 @@ class StorageConformance:
         assert stored.user_attrs == {"a": 2, "b": [1, "x"]}
         assert stored.system_attrs == {"s": {}}
 
+    def test_numbers_and_texts_read_back_exactly(self, storage: Storage, study_id: int) -> None:
+        # Storages may ship numbers as text (JSON, SQL literals): every float must come
+        # back bit for bit (the sign of -0.0 aside: SQLite keeps it as 0), and every string
+        # unchanged.
+        floats = [1 / 3, 0.1 + 0.2, 5e-324, 1.7976931348623157e308, -0.0, 123456789.123456789]
+        trial = storage.start_trial(study_id)
+        wide = Float(-1.7976931348623157e308, 1.7976931348623157e308)
+        storage.update_trial(
+            trial.trial_id,
+            params={f"p{i}": (v, wide) for i, v in enumerate(floats)},
+            intermediate_values=dict(enumerate(floats)),
+            user_attrs={'quote"s': "back\\slash 'é' {1,2} NULL", "n": None},
+        )
+        storage.update_trial(trial.trial_id, state=TrialState.COMPLETE, values=[floats[0]])
+        stored = storage.get_trial(trial.trial_id)
+        assert [stored.params[f"p{i}"] for i in range(len(floats))] == floats
+        assert list(stored.intermediate_values.values()) == floats
+        assert stored.user_attrs == {'quote"s': "back\\slash 'é' {1,2} NULL", "n": None}
+        assert stored.values == [floats[0]]
+
+    def test_started_trial_matches_what_is_stored(self, storage: Storage, study_id: int) -> None:
+        started = storage.start_trial(
+            study_id, TrialTemplate(system_attrs={"worker": "w"}, lease=30.0)
+        )
+        assert storage.get_trial(started.trial_id) == started
+
     def test_non_json_trial_attr_writes_nothing(self, storage: Storage, study_id: int) -> None:
         trial = storage.create_trial(study_id)
         with pytest.raises(TypeError):

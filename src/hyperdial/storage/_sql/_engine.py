@@ -20,6 +20,7 @@ __all__ = [
     "describe_url",
     "is_retryable",
     "parse_url",
+    "run_on_driver",
     "run_transaction",
 ]
 
@@ -176,6 +177,18 @@ def _backoff(attempt: int) -> float:
     return float(min(_BACKOFF_MAX_S, _BACKOFF_BASE_S * 2**attempt) * (0.5 + random.random()))
 
 
+def _give_up(engine: Engine, attempt: int, reason: str, error: BaseException) -> StorageError:
+    url = engine.url.render_as_string(hide_password=True)
+    return StorageError(
+        f"The database {url!r} kept failing after {attempt} attempts ({reason}); check "
+        "that it is running and not overloaded."
+    )
+
+
+def _first_line(error: BaseException | None) -> str:
+    return str(error).strip().splitlines()[0] if error is not None and str(error) else ""
+
+
 def run_transaction(engine: Engine, work: Callable[[Connection], T]) -> T:
     """Run ``work`` in one transaction on ``engine``, retrying it on transient errors.
 
@@ -193,10 +206,60 @@ def run_transaction(engine: Engine, work: Callable[[Connection], T]) -> T:
             if not is_retryable(error):
                 raise
             if attempt >= _MAX_ATTEMPTS or time.monotonic() - started > _MAX_RETRY_S:
-                url = engine.url.render_as_string(hide_password=True)
-                first_line = str(error.orig).strip().splitlines()[0] if error.orig else ""
-                raise StorageError(
-                    f"The database {url!r} kept failing after {attempt} attempts "
-                    f"({first_line}); check that it is running and not overloaded."
-                ) from error
+                raise _give_up(engine, attempt, _first_line(error.orig), error) from error
             time.sleep(_backoff(attempt))
+
+
+def run_on_driver(engine: Engine, work: Callable[[Any], T]) -> T:
+    """Run ``work`` on a pooled connection's driver (psycopg or sqlite3) with retries.
+
+    For the few statements every trial runs, where SQLAlchemy's own overhead would cost
+    more than the database's work. ``work`` gets the bare DBAPI connection, must leave it
+    outside any transaction, and must be safe to run again from scratch. Transient errors
+    are retried as :func:`run_transaction` does: on PostgreSQL any operational error (a
+    server restart) on a fresh connection, on SQLite a locked or busy database.
+    """
+    attempt = 0
+    started = time.monotonic()
+    while True:
+        try:
+            return _run_once_on_driver(engine, work)
+        except Exception as error:
+            if isinstance(error, exc.DBAPIError):
+                # Connecting failed: SQLAlchemy wraps the driver's error.
+                retry, cause = is_retryable(error), error.orig
+            else:
+                retry, cause = _driver_error_is_transient(engine, error), error
+            if not retry:
+                raise
+            attempt += 1
+            if attempt >= _MAX_ATTEMPTS or time.monotonic() - started > _MAX_RETRY_S:
+                raise _give_up(engine, attempt, _first_line(cause), error) from error
+            time.sleep(_backoff(attempt))
+
+
+def _driver_error_is_transient(engine: Engine, error: Exception) -> bool:
+    if engine.dialect.name == "sqlite":
+        import sqlite3
+
+        message = str(error).lower()
+        return isinstance(error, sqlite3.OperationalError) and (
+            "locked" in message or "busy" in message
+        )
+    import psycopg
+
+    return isinstance(error, psycopg.OperationalError)
+
+
+def _run_once_on_driver(engine: Engine, work: Callable[[Any], T]) -> T:
+    pooled = engine.raw_connection()
+    try:
+        return work(pooled.driver_connection)
+    except Exception as error:
+        if engine.dialect.name == "postgresql" and _driver_error_is_transient(engine, error):
+            # A broken connection goes; a live one that failed (a server shutting down) is
+            # discarded as well rather than reused in an unknown state.
+            pooled.invalidate(error)
+        raise
+    finally:
+        pooled.close()

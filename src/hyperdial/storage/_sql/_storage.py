@@ -44,6 +44,11 @@ from hyperdial.storage._sql._engine import (
     run_transaction,
 )
 from hyperdial.storage._sql._migrate import ensure_schema
+from hyperdial.storage._sql._trial_writes import (
+    PostgresTrialWrites,
+    SQLiteTrialWrites,
+    TrialWrites,
+)
 
 __all__ = ["SQLStorage"]
 
@@ -154,6 +159,9 @@ class SQLStorage(Storage):
         # SQLite keeps its BEGIN: there a transaction is what gives reads one snapshot.
         self._read_engine = (
             engine.execution_options(isolation_level="AUTOCOMMIT") if self._is_postgres else engine
+        )
+        self._trial_writes: TrialWrites = (
+            PostgresTrialWrites(engine) if self._is_postgres else SQLiteTrialWrites(engine)
         )
         return engine
 
@@ -533,69 +541,6 @@ class SQLStorage(Storage):
             rows.append(row)
         return rows
 
-    def _start_new_trial_pg(
-        self,
-        conn: Connection,
-        study_id: int,
-        template: TrialTemplate,
-        rows: _TemplateRows,
-        max_trials: int | None,
-    ) -> FrozenTrial:
-        """Number and insert a RUNNING trial with its system attributes in one statement.
-
-        Every new trial of a study updates the study's counter row, and the row stays
-        locked until the transaction commits: with many workers they queue on it. One
-        statement, then the commit, keeps that lock for one round trip instead of three.
-        """
-        leased = template.lease is not None
-        limited = max_trials is not None
-
-        def build() -> Any:
-            limit = " AND next_trial_number < :limit" if limited else ""
-            now = "timezone('utc', now())"
-            lease = f"{now} + make_interval(secs => :lease_s)" if leased else "NULL"
-            return sa.text(
-                f"""
-                WITH n AS (
-                    UPDATE studies SET next_trial_number = next_trial_number + 1
-                    WHERE study_id = :sid{limit}
-                    RETURNING next_trial_number - 1 AS number
-                ), ins AS (
-                    INSERT INTO trials (study_id, number, state, datetime_start, lease_expires)
-                    SELECT :sid, n.number, 'RUNNING', {now}, {lease} FROM n
-                    RETURNING trial_id, number, datetime_start
-                ), attrs AS (
-                    INSERT INTO trial_system_attrs (trial_id, key, value_json)
-                    SELECT ins.trial_id, a.key, a.value_json
-                    FROM ins, unnest(CAST(:keys AS text[]), CAST(:vals AS text[]))
-                        AS a(key, value_json)
-                )
-                SELECT trial_id, number, datetime_start FROM ins
-                """
-            )
-
-        params: dict[str, Any] = {
-            "sid": study_id,
-            "keys": [r["key"] for r in rows.system],
-            "vals": [r["value_json"] for r in rows.system],
-        }
-        if leased:
-            params["lease_s"] = float(template.lease)  # type: ignore[arg-type]
-        if limited:
-            params["limit"] = max_trials
-        stmt = self._statement(f"start-new-pg:{leased}:{limited}", build)
-        row = conn.execute(stmt, params).first()
-        if row is None:
-            self._check_study(conn, study_id)
-            raise MaxTrialsReached(f"The study already holds max_trials={max_trials} trials.")
-        return FrozenTrial(
-            number=int(row.number),
-            trial_id=int(row.trial_id),
-            state=TrialState.RUNNING,
-            system_attrs=copy.deepcopy(template.system_attrs),
-            datetime_start=row.datetime_start,
-        )
-
     def _insert_trial(
         self,
         conn: Connection,
@@ -706,6 +651,8 @@ class SQLStorage(Storage):
         # the queue and then a write.
         template = template or TrialTemplate()
         rows = _TemplateRows(self, template)
+        if rows.only_system_attrs(template):
+            return self._start_trial_fast(study_id, template, rows, max_trials)
 
         def work(conn: Connection) -> FrozenTrial:
             if self._is_postgres:
@@ -713,11 +660,35 @@ class SQLStorage(Storage):
             claimed = self._claim(conn, study_id, template.lease, rows.system)
             if claimed is not None:
                 return claimed
-            if self._is_postgres and rows.only_system_attrs(template):
-                return self._start_new_trial_pg(conn, study_id, template, rows, max_trials)
             return self._insert_trial(conn, study_id, template, rows, max_trials)
 
         return self._write(work)
+
+    def _start_trial_fast(
+        self,
+        study_id: int,
+        template: TrialTemplate,
+        rows: _TemplateRows,
+        max_trials: int | None,
+    ) -> FrozenTrial:
+        """Claim or create a RUNNING trial for ask, on the driver (see ``_trial_writes``)."""
+        started = self._trial_writes.start(study_id, rows.system, template.lease, max_trials)
+        if started is None:
+            self._read(lambda conn: self._check_study(conn, study_id))
+            raise MaxTrialsReached(f"The study already holds max_trials={max_trials} trials.")
+        if started.claimed:
+            # An enqueued trial carries its own parameters and attributes: read it whole.
+            t = m.trials
+            return self._read(
+                lambda conn: self._load_trials(conn, t.c.trial_id == started.trial_id)[0]
+            )
+        return FrozenTrial(
+            number=started.number,
+            trial_id=started.trial_id,
+            state=TrialState.RUNNING,
+            system_attrs=copy.deepcopy(template.system_attrs),
+            datetime_start=started.datetime_start,
+        )
 
     def _claim(
         self,
@@ -832,7 +803,6 @@ class SQLStorage(Storage):
         state: TrialState | None = None,
         values: Sequence[float] | None = None,
     ) -> None:
-        t = m.trials
         user_rows = self._attr_rows(trial_id, "trial user attribute", user_attrs or {})
         system_rows = self._attr_rows(trial_id, "trial system attribute", system_attrs or {})
         param_rows = [
@@ -847,44 +817,17 @@ class SQLStorage(Storage):
         ]
         report_rows = self._intermediate_rows(trial_id, intermediate_values or {})
         value_rows = None if values is None else self._value_rows(trial_id, values)
-
-        def work(conn: Connection) -> None:
-            # The state check and the state change are one UPDATE: of two workers finishing
-            # the same trial, the second finds no unfinished row and writes nothing.
-            def build() -> Any:
-                changes: dict[str, Any] = {"state": t.c.state}
-                if state is not None:
-                    changes["state"] = sa.bindparam("new_state")
-                    if state.is_finished():
-                        changes["datetime_complete"] = self._now_value()
-                    if state == TrialState.RUNNING:
-                        changes["datetime_start"] = sa.func.coalesce(
-                            t.c.datetime_start, self._now_value()
-                        )
-                return (
-                    sa.update(t)
-                    .where(t.c.trial_id == sa.bindparam("tid"), t.c.state.in_(_UNFINISHED))
-                    .values(changes)
-                )
-
-            variant = "none" if state is None else state.value
-            stmt = self._statement(f"update-trial:{variant}", build)
-            bound: dict[str, Any] = {"tid": trial_id}
-            if state is not None:
-                bound = self._params(tid=trial_id, new_state=state.value)
-            result = conn.execute(stmt, bound)
-            if result.rowcount != 1:
-                self._reject_update(conn, trial_id)
-            self._upsert(conn, m.trial_params, ("trial_id", "param_name"), param_rows)
-            self._upsert(conn, m.trial_intermediate_values, ("trial_id", "step"), report_rows)
-            self._upsert(conn, m.trial_user_attrs, ("trial_id", "key"), user_rows)
-            self._upsert(conn, m.trial_system_attrs, ("trial_id", "key"), system_rows)
-            if value_rows:
-                # Values are written once, when the trial finishes; an upsert keeps this one
-                # statement.
-                self._upsert(conn, m.trial_values, ("trial_id", "objective"), value_rows)
-
-        self._write(work)
+        children = {
+            "params": param_rows,
+            "reports": report_rows,
+            "user": user_rows,
+            "system": system_rows,
+            "values": value_rows or [],
+        }
+        # The state check and the state change are one UPDATE: of two workers finishing
+        # the same trial, the second finds no unfinished row and writes nothing.
+        if not self._trial_writes.finish(trial_id, state, children):
+            self._read(lambda conn: self._reject_update(conn, trial_id))
 
     # -- leases ----------------------------------------------------------------------------
 
