@@ -603,15 +603,26 @@ class Study:
             return view  # the default hook keeps every trial: skip the extra pass
         return view.restricted(lambda trials: pruner.trials_for_sampler(view, trial, trials))
 
+    def _learn_param_kinds(self) -> None:
+        for key, value in self._storage.get_study_system_attrs(self._study_id).items():
+            if key.startswith(_PARAM_KIND_PREFIX):
+                self._param_kinds[key[len(_PARAM_KIND_PREFIX) :]] = value
+
     def _check_param_kind(self, name: str, distribution: Distribution) -> None:
         kind = self._param_kinds.get(name)
+        if kind is None:
+            # A read learns every parameter's kind at once; only a parameter new to the study
+            # costs a write (each worker process would otherwise queue for the write lock
+            # once per parameter).
+            self._learn_param_kinds()
+            kind = self._param_kinds.get(name)
         if kind is None:
             key = _PARAM_KIND_PREFIX + name
             if not self._storage.set_study_system_attr_if_absent(
                 self._study_id, key, distribution.kind
             ):
-                kind = self._storage.get_study_system_attrs(self._study_id).get(key)
-            self._param_kinds[name] = kind = kind or distribution.kind
+                self._learn_param_kinds()  # another worker recorded it first
+            self._param_kinds[name] = kind = self._param_kinds.get(name) or distribution.kind
         if kind != distribution.kind:
             raise InvalidSpaceError(
                 f"Parameter {name!r} is a {kind} parameter in this study but was suggested as "
