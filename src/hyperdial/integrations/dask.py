@@ -36,6 +36,7 @@ import gc
 import logging
 import os
 import pickle
+import time
 import uuid
 from collections.abc import Collection, Iterable
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
@@ -100,10 +101,10 @@ class _Job(NamedTuple):
     client: str
 
 
-def _run_trial_task(job: _Job | bytes, number: int) -> _Outcome:
+def _run_trial_task(job: _Job | bytes, number: int, trial_id: int) -> _Outcome:
     """Run trial ``number`` of the study on a worker; safe to run again for the same trial.
 
-    The client has already started the trial, so a task finds it by its number. Dask runs
+    The client has already started the trial, so a task finds it by its id. Dask runs
     a task again when the worker running it dies (and may even run two attempts at once,
     if it only lost contact with a worker). Each attempt works on the same trial: one that
     finds the trial finished leaves it alone, and one that finds it RUNNING continues it
@@ -114,24 +115,29 @@ def _run_trial_task(job: _Job | bytes, number: int) -> _Outcome:
     Args:
         job: The job, or the job pickled (see :meth:`_DaskPool.prepare`).
         number: The trial's number.
+        trial_id: The trial's id in the storage.
     """
     from hyperdial.study import Study, worker_id
     from hyperdial.trial import Trial
 
     if isinstance(job, bytes):
-        job, own_copies = _load_job(job), True
+        # A Dask worker process: every task of one optimize call shares one study object,
+        # as the trials of a worker process of optimize(n_jobs=) do.
+        job, study = _worker_study(job)
+        own_copies, shared_storage = True, True
     else:
         own_copies = worker_id() != job.client
-    sampler, pruner = job.sampler, job.pruner
-    if not own_copies:
-        # A thread of the client: samplers and pruners are not made to be shared by
-        # threads, so each trial gets its own copies, as a worker process does.
-        sampler, pruner = pickle.loads(pickle.dumps((sampler, pruner)))
-    shared_storage = isinstance(job.storage, bytes)
-    storage = _worker_storage(job.storage) if isinstance(job.storage, bytes) else job.storage
-    study = Study(job.study_name, storage, sampler=sampler, pruner=pruner)
+        sampler, pruner = job.sampler, job.pruner
+        if not own_copies:
+            # A thread of the client: samplers and pruners are not made to be shared by
+            # threads, so each trial gets its own copies, as a worker process does.
+            sampler, pruner = pickle.loads(pickle.dumps((sampler, pruner)))
+        shared_storage = isinstance(job.storage, bytes)
+        storage = _worker_storage(job.storage) if isinstance(job.storage, bytes) else job.storage
+        study = Study(job.study_name, storage, sampler=sampler, pruner=pruner)
+    storage = study.storage
     try:
-        frozen = storage.get_trial(storage.get_trial_id(study._study_id, number))
+        frozen = storage.get_trial(trial_id)
         if frozen.state.is_finished():
             # An earlier attempt told the trial, and its worker died before Dask had the
             # result; or the client failed the trial meanwhile (Ctrl-C). The record stands.
@@ -180,6 +186,33 @@ def _worker_storage(data: bytes) -> Storage:
     return storage
 
 
+# The study objects of this worker process, by their job's pickled form (one per optimize
+# call), most recent last. Building one reads the study (its id, directions and lease
+# options), and it learns its parameters' kinds as trials run: both once per worker and
+# call rather than once per task.
+_WORKER_STUDIES: dict[bytes, tuple[_Job, Study]] = {}
+_MAX_WORKER_STUDIES = 4
+
+
+def _worker_study(data: bytes) -> tuple[_Job, Study]:
+    from hyperdial.study import Study
+
+    cached = _WORKER_STUDIES.pop(data, None)
+    if cached is None:
+        job = _load_job(data)
+        assert isinstance(job.storage, bytes)  # see _DaskPool.prepare
+        storage = _worker_storage(job.storage)
+        study = Study(job.study_name, storage, sampler=job.sampler, pruner=job.pruner)
+        cached = (job, study)
+        while len(_WORKER_STUDIES) >= _MAX_WORKER_STUDIES:
+            del _WORKER_STUDIES[next(iter(_WORKER_STUDIES))]
+    _WORKER_STUDIES[data] = cached
+    # A stop asked by an earlier trial was reported with that trial: it ends the client's
+    # loop, not this worker's next task.
+    cached[1]._stop_requested = False
+    return cached
+
+
 def _load_job(data: bytes) -> _Job:
     try:
         job: _Job = pickle.loads(data)
@@ -205,8 +238,8 @@ class _Pool(Protocol):
     def prepare(self, job: _Job) -> _Job | bytes:
         """Return the job as the tasks of this call get it."""
 
-    def submit(self, key: str, job: _Job | bytes, number: int) -> Any:
-        """Run ``_run_trial_task(job, number)``; return its future."""
+    def submit(self, key: str, job: _Job | bytes, number: int, trial_id: int) -> Any:
+        """Run ``_run_trial_task(job, number, trial_id)``; return its future."""
 
     def wait(self, futures: Collection[Any]) -> Iterable[Any]:
         """Block until at least one of ``futures`` is done; return the done ones."""
@@ -223,11 +256,18 @@ class _DaskPool:
         self._client = client
         self._distributed = distributed
         self._cloudpickle = cloudpickle
+        self._capacity = 1
+        self._capacity_due = 0.0
 
     def capacity(self) -> int:
-        # Read at each refill, so workers that join an adaptive cluster get trials too.
-        nthreads: dict[str, int] = self._client.nthreads()
-        return max(1, sum(nthreads.values()))
+        # Read again every second, so workers that join an adaptive cluster get trials too;
+        # asking the scheduler at every refill would cost a round trip per trial.
+        now = time.monotonic()
+        if now >= self._capacity_due:
+            nthreads: dict[str, int] = self._client.nthreads()
+            self._capacity = max(1, sum(nthreads.values()))
+            self._capacity_due = now + 1.0
+        return self._capacity
 
     def prepare(self, job: _Job) -> _Job | bytes:
         # Pickled here, and unpickled by the task: a worker that cannot import the
@@ -239,9 +279,9 @@ class _DaskPool:
         data: bytes = self._cloudpickle.dumps(job._replace(storage=storage))
         return data
 
-    def submit(self, key: str, job: _Job | bytes, number: int) -> Any:
+    def submit(self, key: str, job: _Job | bytes, number: int, trial_id: int) -> Any:
         # pure=False: two tasks with equal arguments are still two trials.
-        return self._client.submit(_run_trial_task, job, number, key=key, pure=False)
+        return self._client.submit(_run_trial_task, job, number, trial_id, key=key, pure=False)
 
     def wait(self, futures: Collection[Any]) -> Iterable[Any]:
         wait: Any = self._distributed.wait  # untyped in distributed
@@ -270,8 +310,8 @@ class _ExecutorPool:
         # a thread pool shares the client's objects (the task copies sampler and pruner).
         return job
 
-    def submit(self, key: str, job: _Job | bytes, number: int) -> Any:
-        return self._executor.submit(_run_trial_task, job, number)
+    def submit(self, key: str, job: _Job | bytes, number: int, trial_id: int) -> Any:
+        return self._executor.submit(_run_trial_task, job, number, trial_id)
 
     def wait(self, futures: Collection[Any]) -> Iterable[Any]:
         return concurrent.futures.wait(futures, return_when=concurrent.futures.FIRST_COMPLETED).done
@@ -369,14 +409,17 @@ def run_with_executor(
                     starting = False
                     break
                 started += 1
-                future = pool.submit(f"{key_prefix}-{trial.number}", job, trial.number)
+                future = pool.submit(
+                    f"{key_prefix}-{trial.number}", job, trial.number, trial.trial_id
+                )
                 in_flight[future] = trial
             if not in_flight:
                 break
             for future in pool.wait(list(in_flight)):
-                frozen, raised = _collect(study, future, in_flight.pop(future))
+                trial = in_flight.pop(future)
+                frozen, raised = _collect(study, future, trial, bool(plan.callbacks))
                 done += 1
-                if raised is None:
+                if raised is None and frozen is not None:
                     try:
                         after_trial(study, plan, frozen)
                     except Exception as callback_error:
@@ -388,7 +431,7 @@ def run_with_executor(
                         error = raised
                     else:
                         _logger.error(
-                            "After trial %d: %r (the first error is raised).", frozen.number, raised
+                            "After trial %d: %r (the first error is raised).", trial.number, raised
                         )
                 if progress.enabled:
                     progress.update(done, best_value(study))
@@ -399,8 +442,14 @@ def run_with_executor(
         raise error
 
 
-def _collect(study: Study, future: Any, trial: Trial) -> tuple[FrozenTrial, BaseException | None]:
-    """Return a done task's trial as stored, and the error to raise for it (if any)."""
+def _collect(
+    study: Study, future: Any, trial: Trial, want_trial: bool
+) -> tuple[FrozenTrial | None, BaseException | None]:
+    """Return a done task's trial as stored, and the error to raise for it (if any).
+
+    The trial is read back only when ``want_trial`` (callbacks take it) or for an error's
+    message: otherwise None, sparing the client a read per trial.
+    """
     study._release(trial.trial_id)  # finished or not, no task runs it any more
     try:
         outcome: _Outcome = future.result()
@@ -414,9 +463,9 @@ def _collect(study: Study, future: Any, trial: Trial) -> tuple[FrozenTrial, Base
         return frozen, error
     if outcome.stop:
         study.stop()
-    frozen = study.storage.get_trial(trial.trial_id)
     if outcome.error is None:
-        return frozen, None
+        return (study.storage.get_trial(trial.trial_id) if want_trial else None), None
+    frozen = study.storage.get_trial(trial.trial_id)
     try:
         raised: BaseException = pickle.loads(outcome.error)
     except Exception:
