@@ -270,3 +270,105 @@ def test_postgres_now_reads_the_database_clock(postgres_db: Any) -> None:
         assert any("now()" in s for s in statements)
     finally:
         storage.remove_session()
+
+
+# -- the driver path of a trial's start and finish ----------------------------------------
+
+
+def test_driver_path_retries_a_locked_sqlite(
+    sqlite_db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_engine, "_backoff", lambda attempt: 0.0)
+    storage = sqlite_db.open()
+    attempts = []
+
+    def work(driver: Any) -> str:
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise sqlite3.OperationalError("database is locked")
+        return "done"
+
+    def broken(driver: Any) -> None:
+        attempts.append(1)
+        raise sqlite3.OperationalError("no such table: x")
+
+    try:
+        assert _engine.run_on_driver(storage._engine, work) == "done"
+        assert len(attempts) == 3
+        attempts.clear()
+        with pytest.raises(sqlite3.OperationalError, match="no such table"):
+            _engine.run_on_driver(storage._engine, broken)
+        assert len(attempts) == 1  # not a transient error: no retry
+    finally:
+        storage.remove_session()
+
+
+def test_sqlite_finish_of_a_finished_trial_writes_nothing(sqlite_db: Any) -> None:
+    storage = sqlite_db.open()
+    try:
+        study_id = storage.create_study([StudyDirection.MINIMIZE], "late")
+        trial = storage.start_trial(study_id)
+        storage.update_trial(trial.trial_id, state=TrialState.COMPLETE, values=[1.0])
+        late = {
+            "values": [
+                {"trial_id": trial.trial_id, "objective": 0, "value": 9.0, "value_type": "finite"}
+            ]
+        }
+        assert storage._trial_writes.finish(trial.trial_id, TrialState.FAIL, late) is False
+        stored = storage.get_trial(trial.trial_id)
+        assert (stored.state, stored.values) == (TrialState.COMPLETE, [1.0])
+    finally:
+        storage.remove_session()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("leaves_it_busy", [False, True])
+def test_postgres_interrupt_mid_statement_spares_the_pool(
+    postgres_db: Any, monkeypatch: pytest.MonkeyPatch, leaves_it_busy: bool
+) -> None:
+    import psycopg
+
+    storage = postgres_db.open()
+    study_id = storage.create_study([StudyDirection.MINIMIZE], "interrupted")
+    real_execute = psycopg.Connection.execute
+
+    def interrupted(self: Any, *args: Any, **kwargs: Any) -> Any:
+        monkeypatch.setattr(psycopg.Connection, "execute", real_execute)
+        if leaves_it_busy:
+            # What Ctrl-C mid-statement can leave: a connection that refuses to change mode.
+            monkeypatch.setattr(
+                psycopg.Connection, "autocommit", property(lambda c: True, _refuse), raising=True
+            )
+        raise KeyboardInterrupt
+
+    def _refuse(conn: Any, value: bool) -> None:
+        monkeypatch.undo()
+        raise psycopg.ProgrammingError("can't change 'autocommit' now")
+
+    monkeypatch.setattr(psycopg.Connection, "execute", interrupted)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            storage.start_trial(study_id)
+        monkeypatch.undo()
+        # Whatever connection the pool hands out next is in transaction mode again: a
+        # SQLAlchemy write that fails half-way leaves nothing behind.
+        with pytest.raises(RuntimeError):
+            _engine.run_transaction(storage._write_engine, _insert_then_fail(study_id))
+        assert storage.get_study_user_attrs(study_id) == {}
+        trial = storage.start_trial(study_id)
+        assert trial.number == 0
+    finally:
+        monkeypatch.undo()
+        storage.remove_session()
+
+
+def _insert_then_fail(study_id: int) -> Any:
+    from hyperdial.storage._sql import _models as m
+
+    def work(conn: Any) -> None:
+        conn.execute(
+            sa.insert(m.study_user_attrs).values(study_id=study_id, key="k", value_json="1")
+        )
+        raise RuntimeError("fails after a write")
+
+    return work

@@ -253,8 +253,9 @@ def _driver_error_is_transient(engine: Engine, error: Exception) -> bool:
 
 def _run_once_on_driver(engine: Engine, work: Callable[[Any], T]) -> T:
     pooled = engine.raw_connection()
+    driver = pooled.driver_connection
     try:
-        return work(pooled.driver_connection)
+        return work(driver)
     except Exception as error:
         if engine.dialect.name == "postgresql" and _driver_error_is_transient(engine, error):
             # A broken connection goes; a live one that failed (a server shutting down) is
@@ -262,4 +263,8 @@ def _run_once_on_driver(engine: Engine, work: Callable[[Any], T]) -> T:
             pooled.invalidate(error)
         raise
     finally:
+        # ``work`` closes a connection it could not leave in a known state (psycopg's, cut
+        # short by Ctrl-C mid-statement): the pool must not hand it out again.
+        if getattr(driver, "closed", False) and pooled.is_valid:
+            pooled.invalidate()
         pooled.close()

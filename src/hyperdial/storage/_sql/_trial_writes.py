@@ -243,8 +243,13 @@ def _pg_fetch(driver: Any, query: str, params: Mapping[str, Any]) -> list[tuple[
     try:
         return driver.execute(query, params).fetchall()  # type: ignore[no-any-return]
     finally:
-        if not driver.broken:
+        # Back to transactions, as SQLAlchemy expects of a pooled connection. If that fails
+        # (the connection broke, or an interrupt left the statement running), close it:
+        # run_on_driver then drops it from the pool, and the first error is the one raised.
+        try:
             driver.autocommit = False
+        except Exception:
+            driver.close()
 
 
 # -- SQLite ------------------------------------------------------------------------------
