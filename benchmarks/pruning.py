@@ -204,7 +204,10 @@ def report(runs: list[Run], budget: int, seeds: int, wall: float, stem: str = "p
     nop_final = float(table[NO_PRUNING].mean[-1])
     near_nop = nop_final - 0.003
     optuna_epochs = table[OPTUNA].epochs_to(optuna_final)
-    nop_epochs = table[NO_PRUNING].epochs_to(near_nop)
+    # Target 2 as worded: the epochs no pruning needed for its final accuracy ...
+    nop_epochs = table[NO_PRUNING].epochs_to(nop_final)
+    # ... and, stricter, the epochs no pruning needed to get within 0.3 points of it.
+    nop_near_epochs = table[NO_PRUNING].epochs_to(near_nop)
 
     import optuna
 
@@ -222,14 +225,18 @@ def report(runs: list[Run], budget: int, seeds: int, wall: float, stem: str = "p
         f"{wall / 60:.0f} minutes in all.",
         "",
         "Accuracy: the best validation accuracy (%) of a COMPLETE trial once the budget is "
-        "spent, mean ± standard error over seeds. Epochs to reach a level: on the mean curve "
-        f"over seeds. Reference levels: Optuna Hyperband's final accuracy ({pct(optuna_final)}, "
-        f"first reached at {optuna_epochs} epochs) and no pruning's final accuracy less 0.3 "
-        f"points ({pct(near_nop)}, reached by no pruning at {nop_epochs} epochs).",
+        "spent, mean ± standard error over seeds. Epochs to reach a level: the first epoch "
+        "count at which the mean over seeds of the best-so-far curves reaches it. Reference "
+        f"levels: Optuna Hyperband's final accuracy ({pct(optuna_final)}, first reached at "
+        f"{_epochs(optuna_epochs)} epochs) and no pruning's final accuracy less 0.3 points "
+        f"({pct(near_nop)}). No pruning reached its final accuracy ({pct(nop_final)}) at "
+        f"{_epochs(nop_epochs)} epochs and the level 0.3 below it at "
+        f"{_epochs(nop_near_epochs)} epochs.",
         "",
         "| method | best accuracy | trials | pruned | epochs to Optuna-HB's final | speed-up "
-        "vs Optuna-HB | epochs to within 0.3 of no pruning | speed-up vs no pruning |",
-        "|---|---|---|---|---|---|---|---|",
+        "vs Optuna-HB | epochs to within 0.3 of no pruning | speed-up vs no pruning | "
+        "strict speed-up vs no pruning |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for method in METHODS:
         curve = table[method]
@@ -244,7 +251,8 @@ def report(runs: list[Run], budget: int, seeds: int, wall: float, stem: str = "p
             f"| {method} | {pct(finals.mean())} ± {pct(sem)} | {trials:.0f} | {pruned:.0%} | "
             f"{to_optuna if to_optuna is not None else 'not reached'} | "
             f"{ratio(optuna_epochs, to_optuna)} | "
-            f"{to_nop if to_nop is not None else 'not reached'} | {ratio(nop_epochs, to_nop)} |"
+            f"{to_nop if to_nop is not None else 'not reached'} | {ratio(nop_epochs, to_nop)} | "
+            f"{ratio(nop_near_epochs, to_nop)} |"
         )
     ours_optuna = table[OURS].epochs_to(optuna_final)
     ours_nop = table[OURS].epochs_to(near_nop)
@@ -253,11 +261,23 @@ def report(runs: list[Run], budget: int, seeds: int, wall: float, stem: str = "p
         "Targets (figures, not pass/fail):",
         "",
         f"- hyperdial Hyperband reaches Optuna Hyperband's final accuracy in at most half "
-        f"Optuna's epochs: {_epochs(ours_optuna)} vs {optuna_epochs} "
+        f"Optuna's epochs: {_epochs(ours_optuna)} vs {_epochs(optuna_epochs)} "
         f"({_verdict(ours_optuna, optuna_epochs, 2)}).",
-        f"- hyperdial Hyperband needs at most a third of no pruning's epochs to get within 0.3 "
-        f"points of its final accuracy: {_epochs(ours_nop)} vs {nop_epochs} "
-        f"({_verdict(ours_nop, nop_epochs, 3)}).",
+        f"- hyperdial Hyperband gets within 0.3 points of no pruning's final accuracy in at "
+        f"most a third of the epochs no pruning needed to reach that final accuracy: "
+        f"{_epochs(ours_nop)} vs {_epochs(nop_epochs)} ({_verdict(ours_nop, nop_epochs, 3)}). "
+        f"Stricter reading, against the epochs no pruning needed to get within 0.3 points of "
+        f"its own final accuracy: {_epochs(ours_nop)} vs {_epochs(nop_near_epochs)} "
+        f"({_verdict(ours_nop, nop_near_epochs, 3)}).",
+        "",
+        "Two readings of the second target. As worded, a third of the epochs of no pruning: "
+        "of the epochs no pruning took to reach its own final accuracy (column speed-up vs no "
+        "pruning). Stricter: of the epochs no pruning took to come within 0.3 points of its "
+        "final accuracy, the level hyperdial Hyperband must reach (last column).",
+        "",
+        "Optuna's HyperbandPruner assigns a trial's bracket from a hash of the study name, "
+        "random for an unnamed study, so Optuna's figures (and the first reference level) "
+        "change from one run of this benchmark to the next; hyperdial's runs repeat exactly.",
         "",
         "Trials: mean per run; pruned: mean share of them. The plot "
         f"([{stem}.png]({stem}.png)) shows the mean curves with a shaded standard error band.",

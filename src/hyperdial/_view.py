@@ -89,7 +89,10 @@ class StudyView:
 
         The study hands samplers such a view when the pruner narrows what a trial should
         learn from (see :meth:`hyperdial.pruners.Pruner.trials_for_sampler`). Restricting a
-        restricted view applies both filters, this view's first.
+        restricted view applies both filters, this view's first. The filter may also return
+        re-scored copies of trials (the :class:`~hyperdial.samplers.AutoSampler` does, to
+        model a pruned study at a lower budget), as long as it does so consistently: samplers
+        cache what they learn from a finished trial.
         """
         outer = self._trial_filter
         combined = trial_filter
@@ -97,6 +100,9 @@ class StudyView:
             combined = lambda trials: trial_filter(outer(trials))  # noqa: E731
         view = StudyView(self._storage, self._study_id, self.study_name, combined)
         view._directions = self._directions
+        # Labels a sampler defers through the narrower view still go with the trial's next
+        # write rather than costing one of their own.
+        view._deferred = self._deferred
         return view
 
     @property

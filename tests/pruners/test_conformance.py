@@ -31,6 +31,7 @@ DIRECTIONAL: dict[str, PrunerFactory] = {
     "asha": lambda: SuccessiveHalvingPruner(min_resource=2, reduction_factor=2),
     "hyperband-auto": HyperbandPruner,
     "hyperband": lambda: HyperbandPruner(min_resource=1, max_resource=27, reduction_factor=3),
+    "hyperband-per-bracket": lambda: HyperbandPruner(max_resource=27, share_trials=False),
 }
 # Pruners that stop even the first trial to reach a rung, until enough trials have.
 BOOTSTRAPPED: dict[str, PrunerFactory] = {

@@ -54,8 +54,16 @@ def make_study(pruner: HyperbandPruner, n_trials: int, value: float = 1.0) -> hy
     return study
 
 
-def test_trials_for_sampler_keeps_the_trials_bracket() -> None:
+def test_trials_for_sampler_keeps_every_trial_by_default() -> None:
     pruner = HyperbandPruner(max_resource=9)
+    study = make_study(pruner, 40)
+    trials = study.view.get_trials()
+    for trial in trials[:12]:
+        assert pruner.trials_for_sampler(study.view, trial, trials) == trials
+
+
+def test_trials_for_sampler_keeps_the_trials_bracket_when_not_shared() -> None:
+    pruner = HyperbandPruner(max_resource=9, share_trials=False)
     study = make_study(pruner, 40)
     trials = study.view.get_trials()
     seen: set[int] = set()
@@ -84,8 +92,7 @@ class RecordingSampler(Sampler):
         return distribution.to_external(distribution.from_unit(0.5))
 
 
-def test_samplers_learn_only_from_the_bracket() -> None:
-    pruner = HyperbandPruner(max_resource=9)
+def run_recorded(pruner: HyperbandPruner) -> dict[int, list[int]]:
     sampler = RecordingSampler()
     study = make_study(pruner, 30)
     study.sampler = sampler
@@ -95,7 +102,17 @@ def test_samplers_learn_only_from_the_bracket() -> None:
 
     study.optimize(objective, n_trials=10, show_progress_bar=False)
     assert sorted(sampler.shown) == list(range(30, 40))
-    for number, shown in sampler.shown.items():
+    return sampler.shown
+
+
+def test_samplers_learn_from_every_bracket() -> None:
+    for number, shown in run_recorded(HyperbandPruner(max_resource=9)).items():
+        assert shown == list(range(number + 1)), "every earlier trial, and itself"
+
+
+def test_samplers_learn_only_from_the_bracket_when_not_shared() -> None:
+    pruner = HyperbandPruner(max_resource=9, share_trials=False)
+    for number, shown in run_recorded(pruner).items():
         bracket = pruner.bracket_of(number, 9)
         assert shown, "a bracket with finished trials showed none"
         assert all(pruner.bracket_of(n, 9) == bracket for n in shown)
@@ -139,7 +156,7 @@ def test_each_bracket_starts_judging_later_and_the_last_never_prunes() -> None:
 
 
 def test_auto_max_resource_from_the_first_completed_trial() -> None:
-    pruner = HyperbandPruner()
+    pruner = HyperbandPruner(share_trials=False)
     study = hyperdial.create_study(pruner=pruner)
     for _ in range(5):
         add_curve(study, flat(0.0, 9), state=TrialState.PRUNED)
@@ -176,6 +193,7 @@ def test_copies_keep_deciding_the_same() -> None:
         ({"max_resource": 10.0}, "Got 10.0"),
         ({"reduction_factor": 1}, "reduction_factor must be an integer >= 2. Got 1"),
         ({"bootstrap_count": -1}, "bootstrap_count must be an integer >= 0. Got -1"),
+        ({"share_trials": 1}, "share_trials must be True or False. Got 1"),
     ],
 )
 def test_invalid_arguments(kwargs: dict[str, object], message: str) -> None:
@@ -185,5 +203,6 @@ def test_invalid_arguments(kwargs: dict[str, object], message: str) -> None:
 
 def test_repr() -> None:
     assert repr(HyperbandPruner(max_resource=81)) == (
-        "HyperbandPruner(min_resource=1, max_resource=81, reduction_factor=3, bootstrap_count=0)"
+        "HyperbandPruner(min_resource=1, max_resource=81, reduction_factor=3, bootstrap_count=0, "
+        "share_trials=True)"
     )

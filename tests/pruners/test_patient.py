@@ -58,7 +58,7 @@ def test_wrapped_pruner_decides_once_stalled() -> None:
 
 
 def test_trials_for_sampler_comes_from_the_wrapped_pruner() -> None:
-    hyperband = HyperbandPruner(max_resource=9)
+    hyperband = HyperbandPruner(max_resource=9, share_trials=False)
     pruner = PatientPruner(hyperband, patience=2)
     study = hyperdial.create_study(pruner=pruner)
     for _ in range(20):

@@ -36,9 +36,18 @@ class HyperbandPruner(Pruner):
     the study agree on it. Brackets receive trials in proportion to the number of
     configurations the paper's bracket starts with, ``ceil((s_max + 1) * eta ** h / (h +
     1))`` for a bracket with ``h`` halvings, which gives each bracket about the same total
-    budget, as in the paper. Samplers learn, for a trial, only from trials of its bracket
-    (:meth:`trials_for_sampler`), since trials judged at different lengths are not
-    comparable.
+    budget, as in the paper.
+
+    Samplers learn from the trials of every bracket, as in BOHB (Falkner et al., 2018): one
+    model for all brackets, fed by all of them. Splitting the history by bracket (what
+    ``share_trials=False`` does, and Optuna's Hyperband does) leaves each bracket a fraction
+    of the observations, so its sampler stays in its start-up phase, proposing points at
+    random, for most of the study: with four brackets the least aggressive one gets one
+    trial in twelve. Trials stopped at different steps are still told apart: a pruned trial
+    ranks below every trial that got further (see
+    :class:`~hyperdial.samplers.TPESampler`), and the
+    :class:`~hyperdial.samplers.AutoSampler` fits its model on the highest budget with
+    enough observations.
 
     ``max_resource="auto"`` measures it as the largest step reported by the first trial to
     complete (the lowest-numbered COMPLETE trial with reports), shared with every worker
@@ -50,6 +59,8 @@ class HyperbandPruner(Pruner):
         reduction_factor: How selective each rung is (``eta`` in the papers); >= 2.
         bootstrap_count: A trial reaching a rung before this many trials of its bracket
             (itself included) have reached it is stopped; >= 0.
+        share_trials: Samplers learn from the trials of all brackets (True) or, for a
+            trial, only from the trials of its bracket (False).
 
     Raises:
         InvalidValueError: if an argument is out of range.
@@ -67,6 +78,7 @@ class HyperbandPruner(Pruner):
         max_resource: int | Literal["auto"] = "auto",
         reduction_factor: int = 3,
         bootstrap_count: int = 0,
+        share_trials: bool = True,
     ) -> None:
         owner = type(self).__name__
         self.min_resource = check_int(owner, "min_resource", min_resource, 1)
@@ -82,6 +94,11 @@ class HyperbandPruner(Pruner):
         self.max_resource = max_resource
         self.reduction_factor = check_int(owner, "reduction_factor", reduction_factor, 2)
         self.bootstrap_count = check_int(owner, "bootstrap_count", bootstrap_count, 0)
+        if not isinstance(share_trials, bool):
+            raise InvalidValueError(
+                f"{owner}: share_trials must be True or False. Got {share_trials!r}."
+            )
+        self.share_trials = share_trials
         self._memo = ViewMemo()
 
     # -- brackets ------------------------------------------------------------------------
@@ -152,7 +169,12 @@ class HyperbandPruner(Pruner):
     def trials_for_sampler(
         self, study: StudyView, trial: FrozenTrial, trials: Sequence[FrozenTrial]
     ) -> list[FrozenTrial]:
-        """Keep only trials of ``trial``'s bracket (all of them until brackets are known)."""
+        """Return every trial, or with ``share_trials=False`` only those of ``trial``'s bracket.
+
+        Until brackets are known (``max_resource="auto"`` before a trial completed), all.
+        """
+        if self.share_trials:
+            return list(trials)
         max_resource = self.resolved_max_resource(study)
         if max_resource is None:
             return list(trials)
