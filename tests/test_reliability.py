@@ -713,18 +713,8 @@ SAMPLERS: dict[str, Callable[[], Sampler]] = {
     "qmc": lambda: QMCSampler(seed=0),
 }
 
-# Known race, to fix in the GP sampler: two workers that ask at the same moment, before
-# either proposal is visible to the other, can converge on the same acquisition maximum.
-_GP_RACE = pytest.mark.xfail(
-    strict=False,
-    reason="the auto sampler's GP phase can repeat a point proposed at the same moment by "
-    "another worker",
-)
 
-
-@pytest.mark.parametrize(
-    "kind", [pytest.param(k, marks=_GP_RACE) if k == "auto" else k for k in SAMPLERS]
-)
+@pytest.mark.parametrize("kind", list(SAMPLERS))
 def test_one_seeded_sampler_in_four_workers_never_repeats_a_point(
     kind: str, sqlite_url: str
 ) -> None:

@@ -24,6 +24,7 @@ from hyperdial.samplers._gp._kernel import (
     scaled_sq_dist,
 )
 from hyperdial.samplers._gp._model import GPModel, Hyperparameters, _MapObjective, fit_gp
+from hyperdial.samplers._gp._optimize_acqf import optimize_acqf
 from hyperdial.samplers._gp._search_space import EncodedSpace
 from hyperdial.samplers._gp._threads import single_threaded_blas
 from hyperdial.samplers._gp._warping import warp_objective
@@ -153,6 +154,31 @@ def test_fit_survives_duplicates_and_constant_targets() -> None:
             assert np.all(np.isfinite(mean)) and np.all(np.isfinite(var)) and np.all(var > 0)
 
 
+def _smooth_data(n: int, noise_sd: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, 2))
+    f = np.sin(6 * x[:, 0]) + x[:, 1] ** 2
+    f = (f - f.mean()) / f.std()
+    return x, f + noise_sd * rng.normal(size=n)
+
+
+def test_learnt_noise_is_tiny_on_noise_free_data() -> None:
+    # A prior that insists on some noise smooths over the small differences near an optimum;
+    # the data of a deterministic objective must be able to drive the noise to its floor.
+    x, y = _smooth_data(30, 0.0, seed=4)
+    model = fit_gp(x, y, np.zeros(2, dtype=bool), deterministic=False, rng=np.random.default_rng(0))
+    assert math.exp(model.params.log_noise) < 1e-5
+
+
+@pytest.mark.parametrize("noise_sd", [0.1, 0.3])
+def test_real_noise_is_still_learnt(noise_sd: float) -> None:
+    x, y = _smooth_data(60, noise_sd, seed=5)
+    y = y / y.std()
+    true_noise = noise_sd**2 / float(np.var(_smooth_data(60, noise_sd, seed=5)[1]))
+    model = fit_gp(x, y, np.zeros(2, dtype=bool), deterministic=False, rng=np.random.default_rng(0))
+    assert true_noise / 3 < math.exp(model.params.log_noise) < 3 * true_noise
+
+
 # -- acquisition -------------------------------------------------------------------------------
 
 
@@ -180,6 +206,36 @@ def test_log_ei_is_finite_and_monotone_where_ei_underflows() -> None:
 
 
 # -- warping -------------------------------------------------------------------------------------
+
+
+class _Peaked:
+    """An acquisition function peaked at ``center`` (for optimizer tests)."""
+
+    def __init__(self, center: np.ndarray) -> None:
+        self.center = center
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return -np.sum((x - self.center) ** 2, axis=1)
+
+    def value_and_grad(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self(x), -2.0 * (x - self.center)
+
+
+def test_acquisition_maximum_on_a_taken_point_is_not_returned() -> None:
+    space = EncodedSpace({"n": Int(0, 10), "c": Categorical(["a", "b"])})
+    peak = space.encode({"n": 5, "c": "b"})
+    assert peak is not None
+    kwargs: dict[str, Any] = {"n_candidates": 64, "n_local_starts": 3}
+    row, _ = optimize_acqf(
+        _Peaked(peak), space, np.random.default_rng(0), incumbents=peak[None, :], **kwargs
+    )
+    assert space.decode(row) == {"n": 5, "c": "b"}
+    # Already evaluated there: the best point left is one grid step away.
+    row, _ = optimize_acqf(
+        _Peaked(peak), space, np.random.default_rng(0), incumbents=peak[None, :],
+        taken=peak[None, :], **kwargs,
+    )  # fmt: skip
+    assert space.decode(row) in ({"n": 4, "c": "b"}, {"n": 6, "c": "b"})
 
 
 def test_warping_is_monotone_and_standardized() -> None:
@@ -361,6 +417,30 @@ def test_running_trials_make_workers_spread_out() -> None:
     alone = _three_workers_at_once(False)
     assert spread(together) > 1e-3
     assert spread(together) > 10 * spread(alone)
+
+
+def _propose_with_an_earlier_trial_still_choosing(consider_running_trials: bool) -> float:
+    sampler = GPSampler(
+        seed=4, n_startup_trials=6, consider_running_trials=consider_running_trials, **FAST
+    )
+    study = hyperdial.create_study(sampler=sampler)
+    study.optimize(
+        lambda t: math.sin(8 * t.suggest_float("x", 0.0, 1.0)), n_trials=6,
+        show_progress_bar=False,
+    )  # fmt: skip
+    # Trial 6 was asked first (as by another worker) and has neither parameters nor a
+    # proposal yet when trial 7 chooses its point.
+    study.ask()
+    return study.ask().suggest_float("x", 0.0, 1.0)
+
+
+def test_later_trial_steps_over_an_earlier_one_still_choosing() -> None:
+    alone = _three_workers_at_once(False)[0]  # where trial 6 goes when no one else asks
+    second = _propose_with_an_earlier_trial_still_choosing(True)
+    unaware = _propose_with_an_earlier_trial_still_choosing(False)
+    # Without the trial-number tie-break, trial 7 would go where trial 6 is about to go.
+    assert abs(unaware - alone) < 1e-3
+    assert abs(second - alone) > 1e-2
 
 
 def test_threads_never_propose_the_same_point() -> None:

@@ -17,6 +17,11 @@ via Probabilistic Reparameterization", for the local discrete moves):
 3. Discrete hill-climbing: moves of one grid coordinate by +-1, 2, 4, ... steps or of one
    categorical to another choice, accepted while they improve; then stage 2 again if
    anything moved.
+
+The answer is the best refined point that is not already taken (evaluated or in flight):
+where the model believes the objective noisy, expected improvement can peak on an observed
+point, and evaluating the same parameters twice is a wasted trial in tuning (a re-run of
+a deterministic objective teaches nothing). Failing that, the best untaken screening point.
 """
 
 from __future__ import annotations
@@ -34,8 +39,12 @@ from hyperdial.samplers._gp._search_space import EncodedSpace
 __all__ = ["AcquisitionFunction", "optimize_acqf"]
 
 FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
 
 _BATCH = 4096
+# Rows closer than this in every coordinate count as the same point (unit-cube scale; far
+# below any step a tuning study could care about, above floating-point noise of decoding).
+_SAME_POINT = 1e-9
 _MAX_ROUNDS = 3
 _MAX_CLIMB_STEPS = 20
 
@@ -112,6 +121,15 @@ def _hill_climb(
     return x, values, moved_any
 
 
+def _untaken(x: FloatArray, taken: FloatArray | None) -> BoolArray:
+    """Which rows of ``x`` differ from every row of ``taken``."""
+    if taken is None or taken.shape[0] == 0:
+        return np.ones(x.shape[0], dtype=bool)
+    close = np.abs(x[:, None, :] - taken[None, :, :]) <= _SAME_POINT
+    out: BoolArray = np.logical_not(np.any(np.all(close, axis=2), axis=1))
+    return out
+
+
 def optimize_acqf(
     acqf: AcquisitionFunction,
     space: EncodedSpace,
@@ -120,8 +138,9 @@ def optimize_acqf(
     n_candidates: int,
     n_local_starts: int,
     incumbents: FloatArray,
+    taken: FloatArray | None = None,
 ) -> tuple[FloatArray, float]:
-    """Return the best row found and its acquisition value.
+    """Return the best untaken row found and its acquisition value.
 
     Args:
         acqf: The acquisition function to maximize.
@@ -130,6 +149,7 @@ def optimize_acqf(
         n_candidates: Sobol points for screening (rounded up to a power of two).
         n_local_starts: Starts of the local stages.
         incumbents: Best observed rows, best first; perturbed for screening.
+        taken: Rows not to return (evaluated or in flight), if any other point is found.
     """
     m = max(0, math.ceil(math.log2(max(1, n_candidates))))
     sobol = qmc.Sobol(space.dim, scramble=True, seed=rng)
@@ -141,8 +161,10 @@ def optimize_acqf(
     # is usually where EI peaks, but a distant mode found by the global pool is refined
     # as well rather than crowded out.
     chosen_x, chosen_values = [], []
+    all_scores = []
     for k, pool in enumerate(pools):
         scores = _evaluate(acqf, pool)
+        all_scores.append(scores)
         order = np.argsort(-scores, kind="stable")
         _, first = np.unique(pool[order], axis=0, return_index=True)
         n_pick = math.ceil(n_local_starts / len(pools)) if k == 0 else n_local_starts // 2
@@ -150,6 +172,7 @@ def optimize_acqf(
         chosen_x.append(pool[picked])
         chosen_values.append(scores[picked])
     starts, values = np.vstack(chosen_x), np.concatenate(chosen_values)
+    screened = np.vstack(pools), np.concatenate(all_scores)
 
     for _ in range(_MAX_ROUNDS):
         starts, values = _gradient_ascent(acqf, space, starts, values)
@@ -159,5 +182,12 @@ def optimize_acqf(
             moved = False
         if not moved:
             break
-    best = int(np.argmax(values))
+    free = _untaken(starts, taken)
+    if not free.any():
+        # Every refined start landed on a taken point: the best untaken screening point.
+        starts, values = screened
+        free = _untaken(starts, taken)
+        if not free.any():
+            free = np.ones_like(free)  # a space with no other point: nothing better to do
+    best = int(np.argmax(np.where(free, values, -np.inf)))
     return starts[best], float(values[best])

@@ -33,6 +33,9 @@ FloatArray = NDArray[np.float64]
 # treat the trial as in flight before its parameters are stored.
 _PROPOSAL_KEY = "GPSampler:proposal"
 _N_INCUMBENTS = 5
+# At most this many earlier trials still choosing their point are stepped over (each step
+# costs one acquisition optimization).
+_MAX_BLIND = 4
 # A multi-start hyperparameter search after this many new observations (or a fifth of
 # the data, when more); warm start only in between.
 _EXPLORE_EVERY = 10
@@ -85,7 +88,13 @@ class GPSampler(Sampler):
     * **Running trials** (other workers'), whose parameters are stored or which this
       sampler proposed, are added as noise-free fantasies at the model's posterior mean
       ("kriging believer", Ginsbourger et al. 2010): the model's uncertainty vanishes
-      there, so parallel workers spread out instead of proposing the same point.
+      there, so parallel workers spread out instead of proposing the same point. Workers
+      that choose at the same moment cannot see each other's proposals; there the trial
+      number breaks the tie: a trial with ``k`` earlier trials still choosing takes point
+      ``k + 1`` of a greedy kriging-believer batch (at most 5), so they do not all take
+      the acquisition's maximum.
+    * **Repeats.** A point already evaluated or in flight is not proposed again, even
+      where a model that learnt noise finds its acquisition maximum there.
 
     Args:
         n_startup_trials: Completed trials before the model takes over.
@@ -152,7 +161,6 @@ class GPSampler(Sampler):
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._lock = threading.Lock()
-        self._propose_lock = threading.Lock()
         self._propose_lock = threading.Lock()
 
     # -- Sampler API -------------------------------------------------------------------------
@@ -232,7 +240,8 @@ class GPSampler(Sampler):
                 model = self._fit(study, trial, encoded, x, y)
                 # The incumbent of (A1): the best completed trial's target.
                 best = float(targets.max())
-                pending = self._pending_rows(trials, trial, encoded)
+                pending, n_blind = self._pending_rows(trials, trial, encoded)
+                taken = x if pending is None else np.vstack([x, pending])
                 if pending is not None:
                     # Kriging believer: pending trials are believed to return the posterior
                     # mean, exactly; a believed value above the incumbent becomes it.
@@ -240,14 +249,35 @@ class GPSampler(Sampler):
                     model = model.condition_on(pending, mean)
                     best = max(best, float(mean.max()))
                 order = np.argsort(-targets, kind="stable")[:_N_INCUMBENTS]
-                row, value = optimize_acqf(
-                    LogEI(model, best),
-                    encoded,
-                    trial_rng(self._seed, trial.number, "GPSampler", "acqf"),
-                    n_candidates=self.n_candidates,
-                    n_local_starts=self.n_local_starts,
-                    incumbents=x[order],
-                )
+
+                def maximize(step: int) -> tuple[FloatArray, float]:
+                    # Reads the current model, incumbent and taken rows (updated below). Step 0
+                    # keeps the random stream of a plain proposal; later steps get their own.
+                    keys = ("GPSampler", "acqf") + ((str(step),) if step else ())
+                    return optimize_acqf(
+                        LogEI(model, best),
+                        encoded,
+                        trial_rng(self._seed, trial.number, *keys),
+                        n_candidates=self.n_candidates,
+                        n_local_starts=self.n_local_starts,
+                        incumbents=x[order],
+                        taken=taken,
+                    )
+
+                # Trials that started before this one and are still choosing their point (in
+                # another process, so neither sees the other's proposal) would find the same
+                # maximum. The trial number breaks the tie: this trial takes the next point of
+                # a greedy kriging-believer batch, in which those earlier trials come first,
+                # each believed at the maximum this model gives it.
+                for step in range(min(n_blind, _MAX_BLIND)):
+                    row, value = maximize(step)
+                    if not math.isfinite(value):
+                        break
+                    mean, _, _, _ = model.posterior(row[None, :])
+                    model = model.condition_on(row[None, :], mean)
+                    best = max(best, float(mean[0]))
+                    taken = np.vstack([taken, row[None, :]])
+                row, value = maximize(min(n_blind, _MAX_BLIND))
             except np.linalg.LinAlgError:
                 return None
         if not (np.all(np.isfinite(row)) and math.isfinite(value)):
@@ -290,25 +320,33 @@ class GPSampler(Sampler):
 
     def _pending_rows(
         self, trials: list[FrozenTrial], current: FrozenTrial, encoded: EncodedSpace
-    ) -> FloatArray | None:
+    ) -> tuple[FloatArray | None, int]:
+        """Rows of the other running trials, and how many earlier ones have none yet.
+
+        A running trial's row comes from its stored parameters, completed by the proposal
+        it published. Earlier trials (smaller numbers) with neither are counted: they may
+        be proposing at this very moment.
+        """
         if not self.consider_running_trials:
-            return None
+            return None, 0
         rows = []
+        n_blind = 0
         for t in trials:
             if t.state != TrialState.RUNNING or t.number == current.number:
                 continue
             params = t.params
             if not all(name in params for name in encoded.names):
                 proposal = t.system_attrs.get(_PROPOSAL_KEY)
-                if not isinstance(proposal, dict):
-                    continue
-                params = {**proposal, **params}
+                if isinstance(proposal, dict):
+                    params = {**proposal, **params}
                 if not all(name in params for name in encoded.names):
+                    if t.number < current.number and not isinstance(proposal, dict):
+                        n_blind += 1
                     continue
             row = encoded.encode(params)
             if row is not None:
                 rows.append(row)
-        return np.array(rows) if rows else None
+        return (np.array(rows) if rows else None), n_blind
 
 
 def _taken(running: list[FrozenTrial], current: FrozenTrial, params: dict[str, Any]) -> bool:
