@@ -219,13 +219,17 @@ def _assert_stale_and_retried(
 def test_32_processes_give_800_contiguous_complete_trials(backend: tuple[str, str]) -> None:
     url, name = backend
     study = hyperdial.create_study(storage=url, study_name=name, sampler=RandomSampler(seed=0))
-    study.optimize(objectives.trivial, n_trials=800, n_jobs=32, show_progress_bar=False)
+    # Trials of 5-30 ms: long enough that every process gets its share of the 800 (with an
+    # instant objective the first processes would run them all before the last started),
+    # and uneven, so that they finish out of order.
+    study.optimize(objectives.jittery, n_trials=800, n_jobs=32, show_progress_bar=False)
     trials = _trials(url, name)
     _assert_contiguous(trials)
     assert len(trials) == 800
     for trial in trials:
         assert trial.state == TrialState.COMPLETE, (trial.number, trial.fail_reason)
-        assert trial.value == trial.params["x"] ** 2 + trial.params["y"]
+        x, y, kind = trial.params["x"], trial.params["y"], trial.params["kind"]
+        assert trial.value == (x - 1.0) ** 2 + abs(y - 3) + (0.5 if kind == "b" else 0.0)
     workers = {t.system_attrs["worker"] for t in trials}
     assert len(workers) >= 16, f"only {len(workers)} of 32 processes ran trials"
 
