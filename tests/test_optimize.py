@@ -30,6 +30,12 @@ def trivial(trial: hyperdial.Trial) -> float:
     return x * x + y
 
 
+def brief(trial: hyperdial.Trial) -> float:
+    """``trivial`` lasting 2 ms: long enough that every worker gets some of the trials."""
+    time.sleep(0.002)
+    return trivial(trial)
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
@@ -52,7 +58,7 @@ def test_four_processes_give_contiguous_complete_trials(storage_url: str, study_
     study = hyperdial.create_study(
         storage=storage_url, study_name=study_name, sampler=RandomSampler(seed=0)
     )
-    study.optimize(trivial, n_trials=200, n_jobs=4, show_progress_bar=False)
+    study.optimize(brief, n_trials=200, n_jobs=4, show_progress_bar=False)
     trials = study.trials
     assert len(trials) == 200
     assert sorted(t.number for t in trials) == list(range(200))

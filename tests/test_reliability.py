@@ -728,6 +728,9 @@ def test_one_seeded_sampler_in_four_workers_never_repeats_a_point(
         x = trial.suggest_float("x", -5.0, 5.0)
         y = trial.suggest_float("y", 0.0, 1.0)
         n = trial.suggest_int("n", 0, 1000)
+        # Long enough that every worker takes part (an instant objective lets the first
+        # worker run all 24 trials before the others start).
+        time.sleep(0.02)
         return x * x + y + n / 1000
 
     n_trials = 24
