@@ -394,7 +394,8 @@ def test_one_dimension_maximize() -> None:
     assert study.best_value > -0.05
 
 
-def _three_workers_at_once(consider_running_trials: bool) -> list[float]:
+def _study_past_startup(consider_running_trials: bool) -> hyperdial.Study:
+    """A 1-D study whose GP has just finished its 6 start-up trials."""
     sampler = GPSampler(
         seed=4, n_startup_trials=6, consider_running_trials=consider_running_trials, **FAST
     )
@@ -403,6 +404,11 @@ def _three_workers_at_once(consider_running_trials: bool) -> list[float]:
         lambda t: math.sin(8 * t.suggest_float("x", 0.0, 1.0)), n_trials=6,
         show_progress_bar=False,
     )  # fmt: skip
+    return study
+
+
+def _three_workers_at_once(consider_running_trials: bool) -> list[float]:
+    study = _study_past_startup(consider_running_trials)
     # Three workers ask before any of them reports: their parameters are not stored yet,
     # but each sees the others' proposals as in flight.
     live = [study.ask() for _ in range(3)]
@@ -420,14 +426,7 @@ def test_running_trials_make_workers_spread_out() -> None:
 
 
 def _propose_with_an_earlier_trial_still_choosing(consider_running_trials: bool) -> float:
-    sampler = GPSampler(
-        seed=4, n_startup_trials=6, consider_running_trials=consider_running_trials, **FAST
-    )
-    study = hyperdial.create_study(sampler=sampler)
-    study.optimize(
-        lambda t: math.sin(8 * t.suggest_float("x", 0.0, 1.0)), n_trials=6,
-        show_progress_bar=False,
-    )  # fmt: skip
+    study = _study_past_startup(consider_running_trials)
     # Trial 6 was asked first (as by another worker) and has neither parameters nor a
     # proposal yet when trial 7 chooses its point.
     study.ask()

@@ -141,36 +141,49 @@ def test_sqlite_writer_waits_for_a_held_lock(sqlite_db: Any) -> None:
         storage.remove_session()
 
 
-def _locked() -> sa.exc.OperationalError:
-    return sa.exc.OperationalError("UPDATE", {}, sqlite3.OperationalError("database is locked"))
+# The two runners of storage work: SQLAlchemy transactions, and a trial's start and finish
+# on the bare driver, each with the error its work sees when SQLite is locked or broken.
+_RUNNERS = {
+    "transaction": (
+        _engine.run_transaction,
+        lambda message: sa.exc.OperationalError("UPDATE", {}, sqlite3.OperationalError(message)),
+        sa.exc.OperationalError,
+    ),
+    "driver": (_engine.run_on_driver, sqlite3.OperationalError, sqlite3.OperationalError),
+}
 
 
-def test_transaction_retried_on_locked(sqlite_db: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("runner", list(_RUNNERS))
+def test_work_retried_on_locked(
+    sqlite_db: Any, monkeypatch: pytest.MonkeyPatch, runner: str
+) -> None:
+    run, error, raised = _RUNNERS[runner]
     monkeypatch.setattr(_engine, "_backoff", lambda attempt: 0.0)
     storage = sqlite_db.open()
+    engine = storage._engine
     attempts = []
 
     def work(conn: Any) -> str:
         attempts.append(1)
         if len(attempts) < 3:
-            raise _locked()
+            raise error("database is locked")
         return "done"
 
     def never(conn: Any) -> None:
-        raise _locked()
+        raise error("database is locked")
 
     def broken(conn: Any) -> None:
         attempts.append(1)
-        raise sa.exc.OperationalError("SELECT", {}, sqlite3.OperationalError("no such table: x"))
+        raise error("no such table: x")
 
     try:
-        assert _engine.run_transaction(storage._engine, work) == "done"
+        assert run(engine, work) == "done"
         assert len(attempts) == 3
         with pytest.raises(StorageError, match="attempts"):
-            _engine.run_transaction(storage._engine, never)
+            run(engine, never)
         attempts.clear()
-        with pytest.raises(sa.exc.OperationalError):
-            _engine.run_transaction(storage._engine, broken)
+        with pytest.raises(raised, match="no such table"):
+            run(engine, broken)
         assert len(attempts) == 1  # not a transient error: no retry
     finally:
         storage.remove_session()
@@ -273,34 +286,6 @@ def test_postgres_now_reads_the_database_clock(postgres_db: Any) -> None:
 
 
 # -- the driver path of a trial's start and finish ----------------------------------------
-
-
-def test_driver_path_retries_a_locked_sqlite(
-    sqlite_db: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(_engine, "_backoff", lambda attempt: 0.0)
-    storage = sqlite_db.open()
-    attempts = []
-
-    def work(driver: Any) -> str:
-        attempts.append(1)
-        if len(attempts) < 3:
-            raise sqlite3.OperationalError("database is locked")
-        return "done"
-
-    def broken(driver: Any) -> None:
-        attempts.append(1)
-        raise sqlite3.OperationalError("no such table: x")
-
-    try:
-        assert _engine.run_on_driver(storage._engine, work) == "done"
-        assert len(attempts) == 3
-        attempts.clear()
-        with pytest.raises(sqlite3.OperationalError, match="no such table"):
-            _engine.run_on_driver(storage._engine, broken)
-        assert len(attempts) == 1  # not a transient error: no retry
-    finally:
-        storage.remove_session()
 
 
 def test_sqlite_finish_of_a_finished_trial_writes_nothing(sqlite_db: Any) -> None:

@@ -54,8 +54,6 @@ __all__ = ["SQLStorage"]
 
 T = TypeVar("T")
 
-_UNFINISHED = (TrialState.RUNNING.value, TrialState.WAITING.value)
-
 
 def _to_json(kind: str, key: str, value: Any) -> str:
     # The same rule and message as InMemoryStorage, so code moving between the two behaves

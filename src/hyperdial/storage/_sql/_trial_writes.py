@@ -177,20 +177,31 @@ def _pg_start_statement(leased: bool, limited: bool) -> str:
 
 
 @functools.cache
+def _state_update(new_state: TrialState | None, placeholder: str, now: str) -> str:
+    """The UPDATE that sets an unfinished trial's state, in either dialect.
+
+    ``placeholder`` formats a parameter's name (``"%({})s"`` or ``":{}"``); ``now`` is the
+    SQL for the current time. ``new_state`` None keeps the state: the row is still
+    checked, and locked, as unfinished. The state check and the state change are one
+    UPDATE: of two workers finishing the same trial, the second finds no unfinished row,
+    and writes nothing.
+    """
+    param = placeholder.format
+    changes = ["state = state" if new_state is None else f"state = {param('new_state')}"]
+    if new_state is not None and new_state.is_finished():
+        changes.append(f"datetime_complete = {now}")
+    if new_state == TrialState.RUNNING:
+        changes.append(f"datetime_start = coalesce(datetime_start, {now})")
+    return (
+        f"UPDATE trials SET {', '.join(changes)} "
+        f"WHERE trial_id = {param('tid')} AND state IN {_UNFINISHED}"
+    )
+
+
+@functools.cache
 def _pg_finish_statement(new_state: TrialState | None, kinds: tuple[str, ...]) -> str:
-    changes = ["state = state"]
-    if new_state is not None:
-        changes = ["state = %(new_state)s"]
-        if new_state.is_finished():
-            changes.append(f"datetime_complete = {_PG_NOW}")
-        if new_state == TrialState.RUNNING:
-            changes.append(f"datetime_start = coalesce(datetime_start, {_PG_NOW})")
-    # The state check and the state change are one UPDATE: of two workers finishing the
-    # same trial, the second finds no unfinished row, and every insert joins on it.
-    ctes = [
-        f"u AS (UPDATE trials SET {', '.join(changes)} "
-        f"WHERE trial_id = %(tid)s AND state IN {_UNFINISHED} RETURNING trial_id)"
-    ]
+    # Every insert joins on the updated row: nothing is written to a finished trial.
+    ctes = [f"u AS ({_state_update(new_state, '%({})s', _PG_NOW)} RETURNING trial_id)"]
     ctes += [_pg_upsert_cte(kind, "u") for kind in kinds]
     return f"WITH {', '.join(ctes)} SELECT count(*) FROM u"
 
@@ -339,22 +350,11 @@ class SQLiteTrialWrites:
         new_state: TrialState | None,
         children: Mapping[str, Sequence[Mapping[str, Any]]],
     ) -> bool:
-        changes = ["state = state"]
         bound: dict[str, Any] = {"tid": trial_id}
         if new_state is not None:
-            changes = ["state = :new_state"]
             bound["new_state"] = new_state.value
-            now = _sqlite_datetime(utcnow())
-            if new_state.is_finished():
-                changes.append("datetime_complete = :now")
-                bound["now"] = now
-            if new_state == TrialState.RUNNING:
-                changes.append("datetime_start = coalesce(datetime_start, :now)")
-                bound["now"] = now
-        update = (
-            f"UPDATE trials SET {', '.join(changes)} "
-            f"WHERE trial_id = :tid AND state IN {_UNFINISHED}"
-        )
+            bound["now"] = _sqlite_datetime(utcnow())
+        update = _state_update(new_state, ":{}", ":now")
 
         def work(cur: Any) -> bool:
             if cur.execute(update, bound).rowcount != 1:
