@@ -39,12 +39,13 @@ def test_bracket_assignment_is_deterministic_and_proportional() -> None:
         assert [other.bracket_of(n, 81) for n in range(2000)] == brackets
     weights = pruner.bracket_weights(81)
     total = sum(weights)
-    for first in (100, 2000):
-        counts = Counter(brackets[:first])
-        for bracket, weight in enumerate(weights):
-            assert counts[bracket] / first == pytest.approx(weight / total, abs=0.03)
-    # Consecutive trials spread over brackets instead of filling one first.
-    assert len(set(brackets[:5])) >= 3
+    for start in (0, total, 7 * total):
+        one_round = brackets[start : start + total]
+        # Each round starts every bracket's share of configurations ...
+        assert Counter(one_round) == dict(enumerate(weights))
+        # ... most aggressive bracket first, as the paper's outer loop runs them.
+        assert one_round == sorted(one_round)
+    assert brackets[: weights[0]] == [0] * weights[0]
 
 
 def make_study(pruner: HyperbandPruner, n_trials: int, value: float = 1.0) -> hyperdial.Study:
@@ -141,7 +142,8 @@ def test_each_bracket_starts_judging_later_and_the_last_never_prunes() -> None:
     assert pruner.n_brackets(27) == 4
     for bracket, first_step in ((0, 1), (1, 3), (2, 9), (3, None)):
         study = hyperdial.create_study(pruner=pruner)
-        target = first_number_in(pruner, bracket, 12, 27)
+        # In the second round, so that a whole round of the bracket's trials came before.
+        target = first_number_in(pruner, bracket, sum(pruner.bracket_weights(27)), 27)
         while len(study.trials) < target:
             add_curve(study, flat(0.0, 27))
         advised = prune_advice(study, flat(1.0, 27))
@@ -158,14 +160,15 @@ def test_each_bracket_starts_judging_later_and_the_last_never_prunes() -> None:
 def test_auto_max_resource_from_the_first_completed_trial() -> None:
     pruner = HyperbandPruner(share_trials=False)
     study = hyperdial.create_study(pruner=pruner)
-    for _ in range(5):
+    for _ in range(11):
         add_curve(study, flat(0.0, 9), state=TrialState.PRUNED)
     trials = study.view.get_trials()
     assert prune_advice(study, flat(9.0, 26)) == []  # no completed trial: no brackets yet
     assert pruner.trials_for_sampler(study.view, trials[0], trials) == trials
     add_curve(study, flat(0.0, 26))
     add_curve(study, flat(0.0, 100))
-    running = frozen_of(study, 5)
+    # Brackets of 9, 5 and 3 trials a round for 26 steps: trial 12 is in bracket 1.
+    running = frozen_of(study, 12)
     assert pruner.resolved_max_resource(study.view) == 26
     assert HyperbandPruner().resolved_max_resource(study.view) == 26  # another worker
     assert pruner.n_brackets(26) == 3

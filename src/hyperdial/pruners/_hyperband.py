@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Literal
 
@@ -14,9 +13,6 @@ from hyperdial.pruners._common import ViewMemo, check_int, estimated_max_step
 from hyperdial.pruners._successive_halving import asha_prune
 
 __all__ = ["HyperbandPruner"]
-
-# Fractional part of the golden ratio: frac(n * _GOLDEN) is a low-discrepancy sequence.
-_GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
 
 
 class HyperbandPruner(Pruner):
@@ -33,10 +29,13 @@ class HyperbandPruner(Pruner):
 
     Every trial belongs to one bracket, and is compared only with trials of its bracket.
     The bracket follows from the trial number alone, so every worker and every re-run of
-    the study agree on it. Brackets receive trials in proportion to the number of
-    configurations the paper's bracket starts with, ``ceil((s_max + 1) * eta ** h / (h +
-    1))`` for a bracket with ``h`` halvings, which gives each bracket about the same total
-    budget, as in the paper.
+    the study agree on it. Trials are dealt out in rounds, as the paper's outer loop runs
+    its brackets: each round starts ``ceil((s_max + 1) * eta ** h / (h + 1))``
+    configurations in the bracket with ``h`` halvings, which gives each bracket about the
+    same total budget, most aggressive bracket first. Going aggressive first means the
+    study screens many configurations cheaply before it trains any to full length
+    unjudged, and by the time the conservative brackets run, the sampler has learned from
+    the cheap ones, so their full-length trials are well-chosen ones (BOHB's argument).
 
     Samplers learn from the trials of every bracket, as in BOHB (Falkner et al., 2018): one
     model for all brackets, fed by all of them. Splitting the history by bracket (what
@@ -119,7 +118,7 @@ class HyperbandPruner(Pruner):
         return s_max + 1
 
     def bracket_weights(self, max_resource: int) -> list[int]:
-        """Return, per bracket, how many configurations the paper's bracket starts with.
+        """Return, per bracket, how many configurations a round starts in it.
 
         Bracket ``b`` has ``h = s_max - b`` halvings and starts ``ceil((s_max + 1) * eta **
         h / (h + 1))`` configurations: ``n = ceil(B / R * eta ** s / (s + 1))`` in Li et al.
@@ -132,10 +131,8 @@ class HyperbandPruner(Pruner):
     def bracket_of(self, trial_number: int, max_resource: int) -> int:
         """Return the bracket of a trial, from its number alone.
 
-        ``frac((trial_number + 1) * 0.618...)`` (a golden-ratio Weyl sequence) is mapped onto
-        the brackets' cumulative weights. Unlike a hash, that sequence is evenly spread from
-        the very first trials, so even a short study gives each bracket close to its share,
-        and consecutive trials go to different brackets.
+        A round is ``sum(bracket_weights)`` consecutive trial numbers: the first
+        ``bracket_weights[0]`` of them go to bracket 0, the next to bracket 1, and so on.
         """
         return _bracket(trial_number, self.bracket_weights(max_resource))
 
@@ -184,10 +181,9 @@ class HyperbandPruner(Pruner):
 
 
 def _bracket(trial_number: int, weights: Sequence[int]) -> int:
-    position = math.fmod((trial_number + 1) * _GOLDEN, 1.0) * sum(weights)
-    cumulative = 0
+    position = trial_number % sum(weights)
     for bracket, weight in enumerate(weights):
-        cumulative += weight
-        if position < cumulative:
+        if position < weight:
             return bracket
-    return len(weights) - 1  # not reached; guards float rounding at the top end
+        position -= weight
+    raise AssertionError("unreachable: position < sum(weights)")
