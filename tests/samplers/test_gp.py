@@ -16,7 +16,7 @@ from hyperdial import TrialState
 from hyperdial.exceptions import InvalidValueError, TrialPruned
 from hyperdial.samplers import RandomSampler
 from hyperdial.samplers._gp import GPSampler
-from hyperdial.samplers._gp._acquisition import LogEI, log_h
+from hyperdial.samplers._gp._acquisition import LogEI, log_augmentation, log_h
 from hyperdial.samplers._gp._kernel import (
     matern52,
     matern52_and_derivative,
@@ -25,6 +25,7 @@ from hyperdial.samplers._gp._kernel import (
 )
 from hyperdial.samplers._gp._model import GPModel, Hyperparameters, _MapObjective, fit_gp
 from hyperdial.samplers._gp._optimize_acqf import optimize_acqf
+from hyperdial.samplers._gp._sampler import _search_space
 from hyperdial.samplers._gp._search_space import EncodedSpace
 from hyperdial.samplers._gp._threads import single_threaded_blas
 from hyperdial.samplers._gp._warping import warp_objective
@@ -205,6 +206,37 @@ def test_log_ei_is_finite_and_monotone_where_ei_underflows() -> None:
     assert np.all(np.abs(values[tail] - asymptote) <= tolerance)
 
 
+def test_augmentation_factor_matches_its_formula_and_vanishes_below_the_noise() -> None:
+    noise = 1e-4
+    var = np.logspace(-12, 1, 60)
+    value, grad = log_augmentation(var, noise)
+    with np.errstate(divide="ignore"):
+        direct = np.log(1.0 - math.sqrt(noise) / np.sqrt(var + noise))
+    stable = var > 1e-6  # where the direct formula does not cancel
+    np.testing.assert_allclose(value[stable], direct[stable], rtol=1e-9)
+    assert np.all(np.isfinite(value)) and np.all(np.diff(value) > 0)
+    # Far below the noise the factor is var / (2 noise): no reward for re-refining.
+    np.testing.assert_allclose(value[:5], np.log(var[:5] / (2 * noise)), rtol=1e-4)
+    h = 1e-6 * var
+    numeric = (log_augmentation(var + h, noise)[0] - log_augmentation(var - h, noise)[0]) / (2 * h)
+    np.testing.assert_allclose(grad, numeric, rtol=1e-5)
+
+
+def test_augmentation_discounts_points_the_model_already_knows() -> None:
+    # A basin sampled densely (values differing by 1e-3 of the spread) and a few far points.
+    xc = np.linspace(0.2, 0.3, 30)
+    x = np.concatenate([xc, [0.0, 0.6, 0.8, 1.0]])[:, None]
+    y = np.concatenate([1 - 1e-3 * ((xc - 0.25) / 0.05) ** 2, [-1.0, -1.0, -1.0, -1.0]])
+    params = Hyperparameters(np.array([math.log(0.2)]), 0.0, math.log(1e-6))
+    model = GPModel(x, y, np.array([False]), params)
+    plain, augmented = LogEI(model, float(y.max()), noise=0.0), LogEI(model, float(y.max()))
+    inside, outside = np.array([[0.2501]]), np.array([[0.7]])
+    # Between two close observations the posterior is as sure as the noise allows: one
+    # more evaluation there could not tell much; far from the data nothing changes.
+    assert (augmented(inside) - plain(inside))[0] < -2.0
+    assert (augmented(outside) - plain(outside))[0] > -0.01
+
+
 # -- warping -------------------------------------------------------------------------------------
 
 
@@ -258,6 +290,23 @@ def test_one_diverged_run_does_not_flatten_the_others() -> None:
     assert t[19] == t.min() and t[19] > -10
 
 
+def test_warping_scale_comes_from_the_reference_sample() -> None:
+    # A sampler crowds its trials into the best basin: 40 values within 1e-6 of each other.
+    rng = np.random.default_rng(0)
+    survey = rng.uniform(0.5, 1.5, size=10)  # space-filling startup trials
+    crowd = 0.5 + 1e-6 * rng.random(40)
+    values = np.concatenate([survey, crowd])
+    # Their IQR alone would put every surveyed value in the squashed tail...
+    alone = warp_objective(values)[:10]
+    assert np.ptp(alone) < 0.05
+    # ...the survey's keeps the surveyed values apart, in order.
+    t = warp_objective(values, survey)[:10]
+    assert np.ptp(t) > 1.0
+    assert np.all(np.diff(t[np.argsort(survey)]) < 0)
+    # A reference without spread falls back to the values themselves.
+    np.testing.assert_array_equal(warp_objective(values, np.ones(3)), warp_objective(values))
+
+
 # -- search space encoding ---------------------------------------------------------------------
 
 
@@ -291,6 +340,79 @@ def test_encoding_round_trips_and_snaps_to_grids() -> None:
     # A choice that no longer exists resembles none of the current ones.
     row = encoded.encode({**params, "c": "gone"})
     assert row is not None and row[encoded.names.index("c")] >= 3
+
+
+def test_conditional_parameters_are_filled_where_inactive() -> None:
+    space = {
+        "model": Categorical(["svc", "knn", "tree"]),
+        "c": Float(1e-2, 1e2, log=True),
+        "k": Int(1, 50),
+        "w": Categorical(["uniform", "distance"]),
+    }
+    conditions: dict[str, tuple[str, list[Any]]] = {
+        "c": ("model", ["svc"]), "k": ("model", ["knn", "tree"]), "w": ("model", ["knn"]),
+    }  # fmt: skip
+    encoded = EncodedSpace(space, conditions)
+    col = {name: j for j, name in enumerate(encoded.names)}
+    row = encoded.encode({"model": "knn", "k": 7, "w": "distance", "c": 5.0})
+    assert row is not None
+    assert row[col["c"]] == 0.5  # inactive: the filler, whatever the trial holds
+    assert encoded.decode(row) == {"model": "knn", "k": 7, "w": "distance"}
+    svc = encoded.encode({"model": "svc", "c": 1.0})
+    assert svc is not None and svc[col["w"]] == -1.0
+    assert encoded.decode(svc) == {"model": "svc", "c": pytest.approx(1.0)}
+    # An active parameter missing from the trial makes the row unreadable.
+    assert encoded.encode({"model": "knn", "k": 7}) is None
+    # Every candidate is consistent: inactive columns hold the filler, active ones a value.
+    rng = np.random.default_rng(1)
+    rows = np.vstack([encoded.from_unit_cube(rng.random((300, 4))), encoded.neighbors(row, rng)])
+    rows = np.vstack([rows, encoded.perturb(rows, 300, rng)])
+    inactive = encoded.inactive(rows)
+    np.testing.assert_array_equal(
+        rows[inactive], np.broadcast_to(encoded.fill, rows.shape)[inactive]
+    )
+    assert np.all(rows[~inactive & encoded.categorical[None, :]] >= 0)
+    for r in rows:
+        params = encoded.decode(r)
+        active = {"svc": {"c"}, "knn": {"k", "w"}, "tree": {"k"}}[params["model"]]
+        assert set(params) == {"model"} | active
+
+
+def test_conditions_are_inferred_from_the_history() -> None:
+    study = hyperdial.create_study(sampler=RandomSampler(seed=0))
+
+    def objective(trial: Trial) -> float:
+        x = trial.suggest_float("x", 0.0, 1.0)
+        family = trial.suggest_categorical("family", ["a", "b", "c"])
+        if family == "a":
+            x += trial.suggest_float("lr", 1e-3, 1.0, log=True)
+        elif family == "b":
+            x += trial.suggest_int("depth", 1, 8)
+        if trial.number % 2:
+            x += trial.suggest_float("sometimes", 0.0, 1.0)  # not explained by a choice
+        return x
+
+    study.optimize(objective, n_trials=30, show_progress_bar=False)
+    complete = study.get_trials(states=(TrialState.COMPLETE,))
+    space, conditions = _search_space(complete)
+    assert set(space) == {"x", "family", "lr", "depth"}
+    assert conditions == {"lr": ("family", ["a"]), "depth": ("family", ["b"])}
+
+
+def test_branch_parameters_are_modelled() -> None:
+    # Each family has its own narrow optimum; the GP proposes the branch parameters too.
+    def objective(trial: Trial) -> float:
+        family = trial.suggest_categorical("family", ["a", "b"])
+        if family == "a":
+            return (trial.suggest_float("u", 0.0, 1.0) - 0.3) ** 2
+        return 0.5 + (trial.suggest_float("v", 0.0, 1.0) - 0.7) ** 2
+
+    sampler = GPSampler(seed=1, n_startup_trials=6, **FAST)
+    study = hyperdial.create_study(sampler=sampler)
+    study.optimize(objective, n_trials=25, show_progress_bar=False)
+    proposals = [t.system_attrs.get("GPSampler:proposal") for t in study.get_trials()[6:]]
+    assert all(isinstance(p, dict) and len(p) == 2 for p in proposals), proposals
+    assert study.best_value < 1e-4
 
 
 # -- the sampler ---------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from scipy import special
 
 from hyperdial.samplers._gp._model import GPModel
 
-__all__ = ["LogEI", "log_h", "log_h_grad"]
+__all__ = ["LogEI", "log_augmentation", "log_h", "log_h_grad"]
 
 FloatArray = NDArray[np.float64]
 
@@ -76,26 +76,61 @@ def log_h_grad(z: FloatArray, log_h_value: FloatArray) -> FloatArray:
     return out
 
 
+def log_augmentation(var: FloatArray, noise: float) -> tuple[FloatArray, FloatArray]:
+    """Return the log of the augmentation factor (A3) and its derivative in ``var``.
+
+    With ``r = sqrt(var + noise)`` and ``a = sqrt(noise)``, ``1 - a / r`` is computed as
+    ``var / (r (r + a))``, which stays accurate where ``var`` is far below ``noise``.
+    """
+    a = math.sqrt(noise)
+    r = np.sqrt(var + noise)
+    value = np.log(var) - np.log(r) - np.log(r + a)
+    grad = 1.0 / var - 0.5 / (r * r) - 0.5 / (r * (r + a))
+    return value, grad
+
+
 class LogEI:
     """Log expected improvement of a fitted :class:`GPModel` over ``best`` (maximization).
+
+    EI is multiplied by the factor of augmented expected improvement (Huang, Allen, Notz &
+    Zeng 2006, "Global Optimization of Stochastic Black-Box Systems via Sequential Kriging
+    Meta-Models", eq. 10)::
+
+        AEI(x) = EI(x) * (1 - sqrt(noise) / sqrt(var(x) + noise))                     (A3)
+
+    EI alone rewards the model's leftover uncertainty between observations however close
+    together they are, so once the model is sure of a basin or a plateau (a rank-based
+    score is flat over a range of a regularization constant), EI's maximum sits a hair
+    from the incumbent and trial after trial re-refines it by amounts far below what an
+    evaluation can resolve (ElasticNet: 40 of 50 trials within 1e-3 of the incumbent in
+    the unit cube). The factor vanishes where the posterior standard deviation is well
+    below the noise's, that is where one more evaluation could not tell the answer from
+    what the model already predicts, and is close to one where the model is uncertain.
+    For a noise-free objective the noise is the model's floor (``1e-6`` of the target
+    variance), so the factor only acts at that resolution.
 
     Args:
         model: Posterior of the (standardized, warped) objective, larger is better.
         best: The incumbent value on the model's scale.
+        noise: Observation-noise variance of (A3); None to use the model's, 0 for plain EI.
     """
 
-    def __init__(self, model: GPModel, best: float) -> None:
+    def __init__(self, model: GPModel, best: float, noise: float | None = None) -> None:
         self.model = model
         self.best = float(best)
+        self.noise = math.exp(model.params.log_noise) if noise is None else float(noise)
 
     def __call__(self, x: FloatArray) -> FloatArray:
-        """Return log EI at the rows of ``x``."""
+        """Return log AEI at the rows of ``x``."""
         mean, var, _, _ = self.model.posterior(x)
         sigma = np.sqrt(var)
-        return log_h((mean - self.best) / sigma) + np.log(sigma)
+        out: FloatArray = log_h((mean - self.best) / sigma) + np.log(sigma)
+        if self.noise > 0.0:
+            out = out + log_augmentation(var, self.noise)[0]
+        return out
 
     def value_and_grad(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """Return log EI and its gradient with respect to ``x`` (zero on categorical dims).
+        """Return log AEI and its gradient with respect to ``x`` (zero on categorical dims).
 
         With ``sigma = sqrt(var)``: ``dsigma = dvar / (2 sigma)``,
         ``dz = dmu / sigma - z dsigma / sigma`` and
@@ -109,4 +144,9 @@ class LogEI:
         dsigma = dvar / (2.0 * sigma[:, None])
         dz = dmean / sigma[:, None] - (z / sigma)[:, None] * dsigma
         grad = log_h_grad(z, lh)[:, None] * dz + dsigma / sigma[:, None]
-        return lh + np.log(sigma), grad
+        value = lh + np.log(sigma)
+        if self.noise > 0.0:
+            log_factor, dlog_factor = log_augmentation(var, self.noise)
+            value = value + log_factor
+            grad = grad + dlog_factor[:, None] * dvar
+        return value, grad

@@ -72,12 +72,16 @@ def _gradient_ascent(
         return x, values
     n_starts = x.shape[0]
     base = x.copy()
+    # Inactive conditional columns hold their filler; a zero gradient keeps them there
+    # (categorical coordinates, which decide activity, do not move in this stage).
+    frozen = space.inactive(base)[:, dims]
 
     def negative_sum(flat: FloatArray) -> tuple[float, FloatArray]:
         point = base.copy()
         point[:, dims] = flat.reshape(n_starts, dims.size)
         value, grad = acqf.value_and_grad(point)
-        return -float(value.sum()), -grad[:, dims].reshape(-1)
+        grad_dims = np.where(frozen, 0.0, grad[:, dims])
+        return -float(value.sum()), -grad_dims.reshape(-1)
 
     result = scipy.optimize.minimize(
         negative_sum, base[:, dims].reshape(-1), jac=True, method="L-BFGS-B",

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -23,7 +24,7 @@ from hyperdial.samplers._gp._threads import single_threaded_blas
 from hyperdial.samplers._gp._warping import warp_objective
 from hyperdial.samplers._qmc import QMCSampler
 from hyperdial.samplers._rng import resolve_seed, trial_rng
-from hyperdial.space import Distribution
+from hyperdial.space import Categorical, Distribution
 
 __all__ = ["GPSampler"]
 
@@ -67,20 +68,25 @@ class GPSampler(Sampler):
        constant mean, is fitted by MAP with dimension-scaled priors (after Hvarfner et al.
        2024) to the completed trials. Inputs are the unit cube (log parameters in log
        space); categorical parameters enter through a Hamming distance. Objective values
-       are robustly standardized and their bad tail squashed, so one diverged run does not
-       flatten the model. Hyperparameters are warm-started from the previous fit.
-    3. **Acquisition.** Log expected improvement (Ament et al. 2023), maximized over Sobol
-       candidates and perturbations of the best trials, then L-BFGS-B on continuous
-       parameters and +-step / choice moves on integers, stepped floats and categoricals.
+       are robustly standardized (on the scale of the startup trials, a sample of the whole
+       space) and their bad tail squashed, so one diverged run does not flatten the model.
+       Hyperparameters are warm-started from the previous fit.
+    3. **Acquisition.** Log expected improvement (Ament et al. 2023), augmented (Huang et
+       al. 2006) so that it does not spend trials re-refining what the model already knows
+       to the noise's resolution, maximized over Sobol candidates and perturbations of the
+       best trials, then L-BFGS-B on continuous parameters and +-step / choice moves on
+       integers, stepped floats and categoricals.
 
     Which trials it learns from:
 
     * **Search space.** The parameters present in every completed trial (with the latest
-      trial's distribution; a categorical's choices are matched by value). Parameters
-      outside it, such as those of a conditional branch, are drawn independently at
-      random. Conditional or high-cardinality spaces are where a tree-structured Parzen
-      estimator usually does better; this sampler still runs on them, modelling only the
-      shared parameters.
+      trial's distribution; a categorical's choices are matched by value), and the
+      parameters of conditional branches whose presence one of those categoricals
+      explains (a model family's own hyperparameters: present exactly when ``model`` took
+      certain values). A branch's parameters are modelled where active and filled with a
+      constant elsewhere (Levesque et al. 2017), and proposed with their branch. Other
+      parameters (nested deeper, or present for reasons the history does not show) are
+      drawn independently at random.
     * **Pruned trials** enter the model at the worst completed value: the pruner judged
       them worse than the runs it let finish, so the model is steered away from them.
     * **Failed trials** are ignored (they may have failed for reasons unrelated to their
@@ -193,6 +199,15 @@ class GPSampler(Sampler):
     ) -> Any:
         return self._startup.sample_independent(study, trial, name, distribution)
 
+    def modelled_parameters(self, complete: Sequence[FrozenTrial]) -> dict[str, Distribution]:
+        """Return the parameters the model covers, given the completed trials.
+
+        Those present in every completed trial, and those of conditional branches that a
+        shared categorical explains (see "Search space" above); the others would be drawn
+        at random.
+        """
+        return _search_space(list(complete))[0]
+
     # -- the model ---------------------------------------------------------------------------
 
     def _sample(self, study: StudyView, trial: FrozenTrial) -> dict[str, Any] | None:
@@ -200,8 +215,8 @@ class GPSampler(Sampler):
         complete = [t for t in trials if t.state == TrialState.COMPLETE]
         if len(complete) < self.n_startup_trials:
             return None
-        space = _intersection_space(complete)
-        return self._propose(study, trial, trials, complete, space) if space else None
+        space, conditions = _search_space(complete)
+        return self._propose(study, trial, trials, complete, space, conditions) if space else None
 
     def _propose(
         self,
@@ -210,8 +225,9 @@ class GPSampler(Sampler):
         trials: list[FrozenTrial],
         complete: list[FrozenTrial],
         space: dict[str, Distribution],
+        conditions: dict[str, tuple[str, list[Any]]],
     ) -> dict[str, Any] | None:
-        encoded = EncodedSpace(space)
+        encoded = EncodedSpace(space, conditions)
         sign = 1.0 if study.direction == StudyDirection.MINIMIZE else -1.0
         rows, values = [], []
         for t in complete:
@@ -221,11 +237,13 @@ class GPSampler(Sampler):
                 values.append(sign * t.values[0])
         if len(rows) < 2:
             return None
-        targets = warp_objective(np.array(values))
+        # The first completed trials (the space-filling startup design, in a study this
+        # sampler ran from the start) stand for the whole space in the warping's scale.
+        targets = warp_objective(np.array(values), np.array(values[: self.n_startup_trials]))
         pruned_rows = [
             row
             for t in trials
-            if t.state == TrialState.PRUNED and all(n in t.params for n in space)
+            if t.state == TrialState.PRUNED
             for row in [encoded.encode(t.params)]
             if row is not None
         ]
@@ -334,16 +352,13 @@ class GPSampler(Sampler):
         for t in trials:
             if t.state != TrialState.RUNNING or t.number == current.number:
                 continue
-            params = t.params
-            if not all(name in params for name in encoded.names):
+            row = encoded.encode(t.params)
+            if row is None:
                 proposal = t.system_attrs.get(_PROPOSAL_KEY)
                 if isinstance(proposal, dict):
-                    params = {**proposal, **params}
-                if not all(name in params for name in encoded.names):
-                    if t.number < current.number and not isinstance(proposal, dict):
-                        n_blind += 1
-                    continue
-            row = encoded.encode(params)
+                    row = encoded.encode({**proposal, **t.params})
+                elif t.number < current.number:
+                    n_blind += 1
             if row is not None:
                 rows.append(row)
         return (np.array(rows) if rows else None), n_blind
@@ -356,6 +371,42 @@ def _taken(running: list[FrozenTrial], current: FrozenTrial, params: dict[str, A
         and (t.system_attrs.get(_PROPOSAL_KEY) == params or t.params == params)
         for t in running
     )
+
+
+def _search_space(
+    complete: list[FrozenTrial],
+) -> tuple[dict[str, Distribution], dict[str, tuple[str, list[Any]]]]:
+    """The modelled parameters, and the conditions of those absent from some trials.
+
+    Parameters of every completed trial are modelled (see :func:`_intersection_space`). A
+    parameter present in only some trials is modelled too if its presence is explained by
+    one of those shared categoricals: the parent's values in the trials that have it and
+    in those that do not are disjoint (a model family and that family's own
+    hyperparameters). It is then active exactly for the values seen with it.
+    """
+    space = _intersection_space(complete)
+    parents = [name for name, dist in space.items() if isinstance(dist, Categorical)]
+    latest: dict[str, Distribution] = {}
+    for t in complete:
+        latest.update(t.distributions)
+    conditions: dict[str, tuple[str, list[Any]]] = {}
+    for name in sorted(set(latest) - set(space)):
+        dist = latest[name]
+        having = [t for t in complete if name in t.distributions]
+        if dist.is_single() or not all(dist.is_compatible(t.distributions[name]) for t in having):
+            continue
+        for parent in parents:
+            choices = cast(Categorical, space[parent])
+            with_it = {choices.index_of(t.params[parent]) for t in having}
+            without = {
+                choices.index_of(t.params[parent]) for t in complete if name not in t.distributions
+            }
+            codes = sorted(i for i in with_it if i is not None)
+            if len(codes) == len(with_it) and not with_it & without:
+                space[name] = dist
+                conditions[name] = (parent, [choices.choices[i] for i in codes])
+                break
+    return space, conditions
 
 
 def _intersection_space(complete: list[FrozenTrial]) -> dict[str, Distribution]:

@@ -9,13 +9,24 @@ Each parameter is one column:
 * ``Categorical``: the index of the choice (a code compared for equality by the kernel).
   Values no longer among the choices (choices may change between trials) get codes past
   the last choice, so they resemble none of the current choices.
+
+**Conditional parameters.** A parameter may exist only when a categorical *parent* takes
+certain values (a model family's own hyperparameters, say). Where it is inactive its column
+holds a fixed filler (the middle of the unit range, or code -1 for a categorical), in the
+data and in every candidate alike: imputation, one of the ways of fitting a standard
+kernel to a conditional space studied by Levesque, Durand, Gagne & Sabourin (2017),
+"Bayesian Optimization for Conditional Hyperparameter Spaces". Two trials of one branch
+then agree on the other branches' columns, so only their own parameters separate them,
+and trials of different branches are told apart by the parent's categorical term. The
+search keeps candidates consistent: :meth:`EncodedSpace.snap` puts the filler in every
+inactive column, and moves never change one.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -36,6 +47,9 @@ _RELAX_ABOVE = 32
 
 
 _TABLE_LIMIT = 1 << 16
+# Column value of an inactive conditional parameter (see the module docstring).
+_FILL_NUMERIC = 0.5
+_FILL_CATEGORICAL = -1.0
 
 
 @functools.lru_cache(maxsize=256)
@@ -85,9 +99,20 @@ class EncodedSpace:
 
     Args:
         space: Parameter name to distribution; none may be single-valued.
+        conditions: For a conditional parameter, ``(parent, values)``: it is active exactly
+            when the categorical ``parent`` (itself in ``space`` and unconditional) takes
+            one of ``values``. Parameters not listed are always active.
+
+    Raises:
+        InvalidSpaceError: if a distribution cannot be modelled or a condition does not
+            name an unconditional categorical parent in ``space``.
     """
 
-    def __init__(self, space: Mapping[str, Distribution]) -> None:
+    def __init__(
+        self,
+        space: Mapping[str, Distribution],
+        conditions: Mapping[str, tuple[str, Sequence[Any]]] | None = None,
+    ) -> None:
         self.names = list(space)
         self.dists = [space[name] for name in self.names]
         dim = len(self.dists)
@@ -110,17 +135,46 @@ class EncodedSpace:
         for j, grid in self.grids.items():
             self.relaxed[j] = grid.size > _RELAX_ABOVE
         self._unknown: list[dict[tuple[str, str], int]] = [{} for _ in range(dim)]
+        self.fill = np.where(self.categorical, _FILL_CATEGORICAL, _FILL_NUMERIC)
+        # Conditional columns: the parent's column and the codes of the activating choices.
+        self.conditions: dict[int, tuple[int, FloatArray]] = {}
+        for name, (parent, values) in (conditions or {}).items():
+            j, p = self.names.index(name), self.names.index(parent)
+            parent_dist = self.dists[p]
+            if not isinstance(parent_dist, Categorical) or parent in (conditions or {}):
+                raise InvalidSpaceError(
+                    f"The parent of a conditional parameter must be an unconditional "
+                    f"categorical. Got {parent!r} for {name!r}."
+                )
+            codes = [parent_dist.index_of(v) for v in values]
+            self.conditions[j] = (p, np.array([c for c in codes if c is not None], dtype=float))
 
     @property
     def dim(self) -> int:
         return len(self.dists)
 
+    def inactive(self, x: FloatArray) -> BoolArray:
+        """Which entries of the rows ``x`` belong to inactive conditional parameters."""
+        out = np.zeros(x.shape, dtype=bool)
+        for j, (p, codes) in self.conditions.items():
+            out[:, j] = ~np.isin(x[:, p], codes)
+        return out
+
     # -- trials <-> rows -------------------------------------------------------------------
 
     def encode(self, params: Mapping[str, Any]) -> FloatArray | None:
         """Return the row of a trial's external ``params``, or None if one cannot be read."""
-        row = np.empty(self.dim)
-        for j, (name, dist) in enumerate(zip(self.names, self.dists, strict=True)):
+        row = self.fill.copy()
+        # Unconditional columns first: the conditional ones read their parent's code.
+        order = [j for j in range(self.dim) if j not in self.conditions] + list(self.conditions)
+        for j in order:
+            name, dist = self.names[j], self.dists[j]
+            if j in self.conditions:
+                p, codes = self.conditions[j]
+                if not np.isin(row[p], codes):
+                    continue  # inactive: the filler, whatever the trial holds
+            if name not in params:
+                return None
             value = params[name]
             if isinstance(dist, Categorical):
                 index = dist.index_of(value)
@@ -141,9 +195,12 @@ class EncodedSpace:
         return row
 
     def decode(self, row: FloatArray) -> dict[str, Any]:
-        """Return external parameter values for a row."""
+        """Return external parameter values for a row (active parameters only)."""
         params: dict[str, Any] = {}
+        inactive = self.inactive(row[None, :])[0]
         for j, (name, dist) in enumerate(zip(self.names, self.dists, strict=True)):
+            if inactive[j]:
+                continue
             if isinstance(dist, Categorical):
                 index = int(min(max(round(float(row[j])), 0), len(dist.choices) - 1))
                 params[name] = dist.to_external(float(index))
@@ -161,12 +218,21 @@ class EncodedSpace:
         return self.snap(x)
 
     def snap(self, x: FloatArray) -> FloatArray:
-        """Clip to the cube and move discrete coordinates to their nearest grid point."""
+        """Return valid rows: clipped to the cube, grids snapped, inactive columns filled.
+
+        A column that has just become active (its parent changed) keeps the filler as its
+        starting value: the middle of its range, or the first choice.
+        """
         x = x.copy()
         num = ~self.categorical
         x[:, num] = np.clip(x[:, num], 0.0, 1.0)
+        for j in self.conditions:
+            if self.categorical[j]:
+                x[:, j] = np.maximum(x[:, j], 0.0)
         for j, grid in self.grids.items():
             x[:, j] = grid.index_to_unit(grid.unit_to_index(x[:, j]))
+        if self.conditions:
+            x = np.where(self.inactive(x), self.fill[None, :], x)
         return x
 
     def neighbors(
@@ -179,7 +245,10 @@ class EncodedSpace:
         them, drawn at random, for high-cardinality parameters).
         """
         out: list[FloatArray] = []
+        inactive = self.inactive(x[None, :])[0]
         for j, grid in self.grids.items():
+            if inactive[j]:
+                continue
             k = float(grid.unit_to_index(np.array([x[j]]))[0])
             shifts = [2.0**m for m in range(max(1, math.ceil(math.log2(grid.size))))]
             targets = [k + s for s in shifts] + [k - s for s in shifts]
@@ -189,7 +258,7 @@ class EncodedSpace:
             block = np.repeat(x[None, :], len(targets), axis=0)
             block[:, j] = grid.index_to_unit(np.array(targets))
             out.append(block)
-        for c in np.flatnonzero(self.categorical):
+        for c in np.flatnonzero(self.categorical & ~inactive):
             current = round(float(x[c]))
             others = np.array([i for i in range(int(self.n_choices[c])) if i != current])
             if others.size > max_choices:
@@ -201,7 +270,8 @@ class EncodedSpace:
             out.append(block)
         if not out:
             return np.empty((0, self.dim))
-        return np.vstack(out)
+        # A new choice of a parent switches its children on or off.
+        return self.snap(np.vstack(out)) if self.conditions else np.vstack(out)
 
     def perturb(self, base: FloatArray, n: int, rng: np.random.Generator) -> FloatArray:
         """Return ``n`` valid rows near the rows of ``base`` (local exploration).
