@@ -16,7 +16,7 @@ from hyperdial.samplers import RandomSampler
 from hyperdial.samplers._tpe import TPESampler, default_gamma
 from hyperdial.samplers._tpe._groups import GroupDecomposition, decompose
 from hyperdial.samplers._tpe._observations import dim_of, snap
-from hyperdial.samplers._tpe._parzen import Dim, Kind, ParzenEstimator
+from hyperdial.samplers._tpe._parzen import Dim, Kind, ParzenEstimator, local_factors
 from hyperdial.samplers._tpe._split import split_trials
 from hyperdial.space import Categorical, Distribution, Float, Int
 from hyperdial.testing.samplers import DISTRIBUTIONS, SamplerCase, SamplerConformance
@@ -198,6 +198,35 @@ def test_model_from_the_first_trial_with_every_trial_good(multivariate: bool) ->
     study.optimize(_mixed, n_trials=6, show_progress_bar=False)
     assert all(t.state == TrialState.COMPLETE for t in study.trials)
     assert [t.system_attrs["sampler"] for t in study.trials] == ["TPE-startup"] + ["TPE"] * 5
+
+
+def _grid(trial: hyperdial.Trial) -> float:
+    # 60 configurations; TPE used to propose the best one found again and again.
+    n = trial.suggest_int("n", 2, 20, step=2)
+    depth = trial.suggest_int("depth", 1, 3)
+    kind = trial.suggest_categorical("kind", ["a", "b"])
+    return (20 - n) / 10 + abs(depth - 2) + (0.0 if kind == "a" else 0.5)
+
+
+@pytest.mark.parametrize("constant_liar", [True, False])
+def test_finite_space_proposals_do_not_repeat_evaluated_configurations(
+    constant_liar: bool,
+) -> None:
+    sampler = TPESampler(n_startup_trials=5, constant_liar=constant_liar, seed=0)
+    study = hyperdial.create_study(sampler=sampler)
+    study.optimize(_grid, n_trials=40, show_progress_bar=False)
+    configurations = [tuple(sorted(t.params.items())) for t in study.trials]
+    assert len(set(configurations)) == len(configurations)
+    assert study.best_value == 0.0
+
+
+def test_finite_space_proposals_may_repeat_once_every_configuration_was_evaluated() -> None:
+    def objective(trial: hyperdial.Trial) -> float:
+        return float(trial.suggest_int("n", 0, 3))
+
+    study = hyperdial.create_study(sampler=TPESampler(n_startup_trials=2, seed=0))
+    study.optimize(objective, n_trials=12, show_progress_bar=False)
+    assert {t.params["n"] for t in study.trials} == {0, 1, 2, 3}
 
 
 def test_same_seed_same_trials_and_records_which_algorithm_proposed_them() -> None:
@@ -405,6 +434,30 @@ def test_conditional_groups_are_modelled_jointly() -> None:
 # -- changing spaces ------------------------------------------------------------------------------
 
 
+def test_a_branch_worse_than_another_is_modelled_on_its_own_best_trials() -> None:
+    # Branch "b" is always worse than branch "a", so none of its trials is among the best of
+    # the study; its parameter is still modelled on the best of its own trials (y near
+    # 0.8), not drawn uniformly.
+    def objective(trial: hyperdial.Trial) -> float:
+        branch = trial.suggest_categorical("branch", ["a", "b"])
+        if branch == "a":
+            return trial.suggest_float("x", 0.0, 1.0)
+        return 10.0 + (trial.suggest_float("y", 0.0, 1.0) - 0.8) ** 2
+
+    study = hyperdial.create_study(sampler=TPESampler(seed=0))
+    for i in range(30):
+        branch = "b" if i % 3 == 0 else "a"
+        study.enqueue_trial({"branch": branch, "x": (i % 10) / 10, "y": (i % 10) / 10})
+    study.optimize(objective, n_trials=30, show_progress_bar=False)
+    proposals = []
+    for _ in range(10):
+        study.enqueue_trial({"branch": "b"})
+        trial = study.ask()
+        proposals.append(objective(trial) - 10.0)
+        study.tell(trial, 20.0)  # worse than every trial: the branch's best stay the same
+    assert np.median(proposals) < 0.01, proposals
+
+
 def test_search_space_changing_mid_study() -> None:
     def objective(trial: hyperdial.Trial) -> float:
         late = trial.number >= 12
@@ -432,9 +485,13 @@ def test_parzen_density_integrates_to_one_with_missing_values() -> None:
     rng = np.random.default_rng(0)
     observations = rng.random((9, 2))
     observations[3, 1] = np.nan
-    for rule in ("scott", "hyperopt", 0.3):
+    for rule, adaptive in (("scott", False), ("scott", True), ("hyperopt", False), (0.3, True)):
         estimator = ParzenEstimator(
-            observations, [Dim(Kind.CONTINUOUS)] * 2, prior_weight=1.0, bandwidth=rule
+            observations,
+            [Dim(Kind.CONTINUOUS)] * 2,
+            prior_weight=1.0,
+            bandwidth=rule,
+            adaptive=adaptive,
         )
         grid = (np.arange(200) + 0.5) / 200
         points = np.stack(np.meshgrid(grid, grid), axis=-1).reshape(-1, 2)
@@ -458,6 +515,28 @@ def test_parzen_masses_sum_to_one_over_discrete_and_categorical_values() -> None
     np.testing.assert_allclose(x[:, 0], points[:, 0])
     total = np.exp(estimator.log_pdf(x, low, high)).sum()
     assert total == pytest.approx(1.0, abs=1e-9)
+
+
+@pytest.mark.parametrize("n", [4, 25])
+def test_discrete_kernels_keep_mass_on_every_value(n: int) -> None:
+    # Observations piled on one value of a small grid narrow the Gaussian to that cell; like
+    # the Aitchison-Aitken kernel, each kernel still puts b / size on every value, with b
+    # shrinking as observations accumulate.
+    dist = Int(0, 9)
+    observations = np.full((n, 1), dist.to_unit(0))
+    estimator = ParzenEstimator(
+        observations, [Dim(Kind.DISCRETE, 10)], prior_weight=1.0, bandwidth="scott"
+    )
+    x, low, high = snap([dist], np.array([[dist.to_unit(v)] for v in range(10)]))
+    mass = np.exp(estimator.log_pdf(x, low, high))
+    assert mass.sum() == pytest.approx(1.0, abs=1e-9)
+    b = 1.0 / (1.0 + math.sqrt(n))
+    # The kernels' uniform part and the prior (the Gaussians' tails add next to nothing).
+    far = (n * b / 10 + 1.0 / 10) / (n + 1)
+    assert far * (1 - 1e-9) <= mass[9] < far * 1.001
+    drawn, _, _ = snap([dist], estimator.sample(np.random.default_rng(0), 20_000))
+    share = np.mean(drawn[:, 0] == x[9, 0])
+    assert share == pytest.approx(far, abs=4 * math.sqrt(far / 20_000))
 
 
 def _reference_log_pdf(
@@ -501,7 +580,10 @@ def _reference_log_pdf(
                 elif dim.kind == Kind.DISCRETE:
                     a, b = (low[c, j] - m) / s, (high[c, j] - m) / s
                     mass = ndtr(-a) - ndtr(-b) if a > 0 else ndtr(b) - ndtr(a)  # tail-accurate
-                    log_k += math.log(max(mass, 1e-300) / inside)
+                    # The Gaussian's mass on the cell, mixed with the uniform mass of the cell.
+                    w = estimator._cat_bandwidth[j]
+                    cell = high[c, j] - low[c, j]
+                    log_k += math.log(max((1.0 - w) * mass / inside + w * cell, 1e-300))
                 else:
                     b = estimator._cat_bandwidth[j]
                     same = x[c, j] == m
@@ -511,8 +593,10 @@ def _reference_log_pdf(
     return np.array(out)
 
 
-@pytest.mark.parametrize("rule", ["scott", "hyperopt", 0.3])
-def test_parzen_log_pdf_matches_the_mixture_written_out(rule: str | float) -> None:
+@pytest.mark.parametrize(
+    ("rule", "adaptive"), [("scott", False), ("scott", True), ("hyperopt", False), (0.3, True)]
+)
+def test_parzen_log_pdf_matches_the_mixture_written_out(rule: str | float, adaptive: bool) -> None:
     # Look-up tables for discrete and categorical kernels, the quadratic form for continuous
     # ones: the same numbers as evaluating each kernel on its own, missing values included.
     rng = np.random.default_rng(1)
@@ -534,10 +618,40 @@ def test_parzen_log_pdf_matches_the_mixture_written_out(rule: str | float) -> No
     ]
     observations = np.stack(columns, axis=1)
     observations[rng.random(observations.shape) < 0.15] = np.nan
-    estimator = ParzenEstimator(observations, dims, prior_weight=1.5, bandwidth=rule)
+    estimator = ParzenEstimator(
+        observations, dims, prior_weight=1.5, bandwidth=rule, adaptive=adaptive
+    )
     x, low, high = snap(dists, estimator.sample(rng, 30))
     expected = _reference_log_pdf(estimator, dims, x, low, high, prior_weight=1.5)
     np.testing.assert_allclose(estimator.log_pdf(x, low, high), expected, rtol=1e-10)
+
+
+def test_adaptive_kernels_narrow_where_observations_crowd() -> None:
+    # A tight cluster and one observation far from it: with adaptive kernels the cluster's
+    # kernels are narrower and the lone one wider than the shared width, whose level (the
+    # geometric mean) is kept; discrete dimensions keep the shared width.
+    cluster = np.array([[0.20, 0.30], [0.21, 0.31], [0.22, 0.29], [0.19, 0.30], [0.20, 0.28]])
+    observations = np.vstack((cluster, [[0.85, 0.80]]))
+    observations = np.hstack((observations, np.full((6, 1), Int(0, 9).to_unit(3))))
+    dims = [Dim(Kind.CONTINUOUS), Dim(Kind.CONTINUOUS), Dim(Kind.DISCRETE, 10)]
+    fixed = ParzenEstimator(observations, dims, prior_weight=1.0, bandwidth="scott")
+    adaptive = ParzenEstimator(
+        observations, dims, prior_weight=1.0, bandwidth="scott", adaptive=True
+    )
+    ratio = adaptive._sigma[:, :2] / fixed._sigma[:, :2]
+    assert np.all(ratio[:5] < 1.0) and np.all(ratio[5] > 1.5)
+    assert np.exp(np.mean(np.log(ratio[:, 0]))) == pytest.approx(1.0)
+    np.testing.assert_array_equal(adaptive._sigma[:, 2], fixed._sigma[:, 2])
+
+
+def test_local_factors_ignore_observations_missing_every_dimension() -> None:
+    x = np.array([[0.1, 0.2], [0.12, np.nan], [np.nan, np.nan], [0.8, 0.9]])
+    factors = local_factors(x, np.array([0.1, 0.1]), 2)
+    assert factors[2] == 1.0
+    assert np.all(np.isfinite(factors)) and factors[3] > factors[0]
+    # Evenly spaced observations are equally crowded: every factor is 1.
+    even = local_factors(np.linspace(0.0, 1.0, 300)[:, None], np.array([0.02]), 1)
+    assert np.ptp(even[50:-50]) < 0.01
 
 
 def test_parzen_samples_follow_its_density() -> None:

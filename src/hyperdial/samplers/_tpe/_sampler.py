@@ -50,6 +50,8 @@ class _Context:
     observations: Observations | None = None
     rows: NDArray[np.intp] = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
     good: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    #: The trials from best to worst, as positions in ``rows``.
+    order: NDArray[np.intp] = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
     running: list[FrozenTrial] = field(default_factory=list)
 
 
@@ -64,7 +66,14 @@ class TPESampler(Sampler):
     follow the recommendations of Watanabe (2023, "Tree-Structured Parzen Estimator:
     Understanding Its Algorithm Components and Their Roles for Better Empirical
     Performance"): a multivariate kernel, a prior component, Scott's rule for bandwidths
-    and the Aitchison-Aitken kernel for categorical parameters.
+    and the Aitchison-Aitken kernel for categorical parameters. In continuous dimensions
+    the good density ``l`` scales each kernel's width by how crowded its neighbourhood is
+    (a variable-kernel estimate, Breiman et al., 1977), so that tight clusters of good
+    trials are searched finely while good trials far from the others, often at another
+    optimum, keep wide kernels. Integer and stepped parameters get a discrete Gaussian
+    kernel that, like the Aitchison-Aitken kernel, keeps part of its mass (shrinking as
+    trials accumulate) on every value, so the search keeps trying other values of a small
+    grid.
 
     * **Start-up.** Until ``n_startup_trials`` trials have finished (COMPLETE or PRUNED),
       trial ``n`` takes point ``n`` of a scrambled Sobol sequence (the ``k``-th parameter a
@@ -85,6 +94,18 @@ class TPESampler(Sampler):
       a trial missing a parameter is uninformative (uniform) in that dimension. With
       ``multivariate=False`` each parameter is modelled on its own, as in the original TPE.
       Parameters no finished trial has yet are drawn uniformly at random.
+    * **Conditional parameters.** Parameters that only some trials have (a branch of a
+      conditional space) are split into good and bad among those trials: the best
+      ``gamma(m)`` of the ``m`` trials that have them are good. A branch whose trials are
+      all worse than another branch's best is thus still tuned towards its own best
+      trials whenever it is chosen, instead of drawn at random until it happens to win.
+    * **Finite spaces.** When the joint model covers a whole configuration of integers,
+      stepped floats and categoricals (one group, as in a space without conditions), a
+      candidate equal to a finished trial (or, with ``constant_liar``, a running one) is
+      not proposed: its value is known, so it cannot improve, and without this rule the good
+      density soon proposes its best configuration again and again. When every candidate
+      repeats one, candidates drawn uniformly are scored instead; only when they all repeat
+      too is a configuration proposed again.
     * **Changing spaces.** Each parameter is modelled in the distribution of the most
       recent trial that had it; older values outside its range or choices count as
       missing, and new choices get the prior's mass. A parameter asked for with another
@@ -112,8 +133,10 @@ class TPESampler(Sampler):
             pooled with the prior, so that a few close observations cannot collapse the
             density), ``"hyperopt"`` (distance to the neighbouring observations with the
             magic clip ``1 / min(100, n + 1)``, Bergstra et al., 2011), or a positive float
-            ``c`` for the fixed width ``c * n ** (-1 / (d + 4))``. Kernels are never
-            narrower than 0.01, nor than half a cell for integers and stepped floats.
+            ``c`` for the fixed width ``c * n ** (-1 / (d + 4))``. With ``"scott"`` or
+            ``c``, the good density's continuous kernels then scale the rule's width by
+            their neighbourhood's crowding (see above). Kernels are never narrower than
+            0.01, nor than half a cell for integers and stepped floats.
         seed: Same seed, same trials; copies of the sampler in parallel workers still
             propose different points.
 
@@ -327,6 +350,7 @@ class TPESampler(Sampler):
             observations=observations,
             rows=selected,
             good=good,
+            order=order,
             running=running,
         )
 
@@ -340,6 +364,8 @@ class TPESampler(Sampler):
         else:
             groups = [sorted(observations.latest)]
         proposal: dict[str, Any] = {}
+        # With one group, a group's values are a whole configuration.
+        whole = len(groups) == 1
         for names in groups:
             # Model each parameter in the distribution of the latest trial that had it;
             # single-value parameters need no sampling.
@@ -348,7 +374,7 @@ class TPESampler(Sampler):
                 continue
             distributions = [observations.latest[n][1] for n in names]
             rng = trial_rng(self._seed, trial.number, "tpe", *names)
-            proposal.update(self._sample_group(context, names, distributions, rng))
+            proposal.update(self._sample_group(context, names, distributions, rng, whole=whole))
         return proposal
 
     def _sample_group(
@@ -357,15 +383,24 @@ class TPESampler(Sampler):
         names: list[str],
         distributions: list[Distribution],
         rng: np.random.Generator,
+        *,
+        whole: bool = False,
     ) -> dict[str, Any]:
-        """Propose values for parameters modelled jointly: argmax of l(x) / g(x)."""
+        """Propose values for parameters modelled jointly: argmax of l(x) / g(x).
+
+        With ``whole``, the parameters make up the whole configuration of a trial, so a
+        candidate equal to a finished or running trial would repeat it.
+        """
         observations = context.observations
         assert observations is not None
         x = observations.matrix(names, distributions)[context.rows]
         # A trial that has none of these parameters (in range) says nothing about them.
         informative = ~np.all(np.isnan(x), axis=1)
-        below = x[informative & context.good]
-        above = x[informative & ~context.good]
+        good = context.good
+        if not informative.all():
+            good = self._good_among(context, informative)
+        below = x[informative & good]
+        above = x[informative & ~good]
         if context.running:
             # Constant liar: running trials count as bad observations.
             lies = np.array(
@@ -376,7 +411,11 @@ class TPESampler(Sampler):
             above = np.concatenate((above, lies))
         dims = [dim_of(d) for d in distributions]
         weight, rule = float(self.prior_weight), self.bandwidth
-        l_x = ParzenEstimator(below, dims, prior_weight=weight, bandwidth=rule)
+        # The good density gets adaptive kernels (see local_factors): its few observations
+        # often sit at several optima or in one tight cluster, which one width per
+        # dimension describes poorly. The bad density covers most of the space and keeps
+        # the fixed widths.
+        l_x = ParzenEstimator(below, dims, prior_weight=weight, bandwidth=rule, adaptive=True)
         g_x = ParzenEstimator(above, dims, prior_weight=weight, bandwidth=rule)
         candidates, cell_low, cell_high = snap(distributions, l_x.sample(rng, self.n_ei_candidates))
         # Bergstra et al. (2011), Sec. 4: EI is monotone in l(x) / g(x), so maximize
@@ -384,11 +423,45 @@ class TPESampler(Sampler):
         score = l_x.log_pdf(candidates, cell_low, cell_high) - g_x.log_pdf(
             candidates, cell_low, cell_high
         )
+        if whole and all(d.kind != Kind.CONTINUOUS for d in dims):
+            # On a finite grid, the good density soon puts most candidates on the best
+            # configuration found, and the ratio picks it again and again. The expected
+            # improvement that l / g stands for (Bergstra et al., 2011, Sec. 4) is zero at
+            # a configuration whose value is already known, so those candidates are out;
+            # when all are, the prior's candidates (uniform on the grid) are scored.
+            seen = np.concatenate((below, above))
+            repeat = _repeats(candidates, seen)
+            if repeat.all():
+                candidates, cell_low, cell_high = snap(
+                    distributions, l_x.sample_prior(rng, self.n_ei_candidates)
+                )
+                score = l_x.log_pdf(candidates, cell_low, cell_high) - g_x.log_pdf(
+                    candidates, cell_low, cell_high
+                )
+                repeat = _repeats(candidates, seen)
+            if not repeat.all():
+                score = np.where(repeat, -np.inf, score)
         best = candidates[int(np.argmax(score))]
         return {
             name: decode(dist, float(value))
             for name, dist, value in zip(names, distributions, best, strict=True)
         }
+
+    def _good_among(self, context: _Context, informative: NDArray[np.bool_]) -> NDArray[np.bool_]:
+        """Return the best ``gamma(m)`` of the ``m`` informative trials (a mask of all).
+
+        Parameters that only some trials have (a branch of a conditional space) are split
+        among those trials: ``l`` models the best of the branch. With the study-wide split,
+        a branch whose trials are all worse than the best branch's has no good
+        observations, so its parameters stay uniformly random whenever it is chosen and it
+        cannot improve enough to be chosen again. A branch-wide quantile keeps what the
+        quantile ``gamma`` is for (Bergstra et al., 2011, Sec. 4): enough good
+        observations to model, here within the branch the proposal is in.
+        """
+        ranked = context.order[informative[context.order]]
+        good = np.zeros(len(informative), dtype=bool)
+        good[ranked[: n_good(self.gamma, len(ranked))]] = True
+        return good
 
     def _sample_startup(self, trial: FrozenTrial, name: str, distribution: Distribution) -> Any:
         # Point trial.number of a scrambled Sobol sequence; the k-th parameter this trial
@@ -412,6 +485,15 @@ class TPESampler(Sampler):
             engine = qmc.Sobol(_SOBOL_DIMS, scramble=True, seed=self._seed)
             self._sobol = engine.random_base2(log2)
         return float(self._sobol[index, coordinate])
+
+
+def _repeats(candidates: NDArray[np.float64], seen: NDArray[np.float64]) -> NDArray[np.bool_]:
+    """Return which candidates equal one of the ``seen`` rows (snapped grid coordinates)."""
+    if not len(seen):
+        return np.zeros(len(candidates), dtype=bool)
+    # Snapping maps a value to one coordinate, so equal values compare equal exactly.
+    equal: NDArray[np.bool_] = np.all(candidates[:, None, :] == seen[None, :, :], axis=2)
+    return np.asarray(equal.any(axis=1))
 
 
 def _uniform(rng: np.random.Generator, distribution: Distribution) -> float:
