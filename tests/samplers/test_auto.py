@@ -30,7 +30,7 @@ def test_qmc_then_gp_on_a_small_fixed_space() -> None:
     assert labels(study) == ["QMC"] * 6 + ["GP"] * 4
 
 
-def test_tpe_for_conditional_spaces() -> None:
+def test_gp_for_branches_a_categorical_explains() -> None:
     def objective(trial: hyperdial.Trial) -> float:
         if trial.suggest_categorical("family", ["a", "b"]) == "a":
             return trial.suggest_float("x", 0, 1)
@@ -40,7 +40,20 @@ def test_tpe_for_conditional_spaces() -> None:
     study.optimize(objective, n_trials=14, show_progress_bar=False)
     families = {t.params["family"] for t in study.trials[:6]}
     assert families == {"a", "b"}, "the QMC phase should visit both branches"
-    assert labels(study)[6:] == ["TPE"] * 8
+    assert labels(study)[6:] == ["GP"] * 8
+
+
+def test_tpe_for_branches_no_categorical_explains() -> None:
+    def objective(trial: hyperdial.Trial) -> float:
+        x = trial.suggest_float("x", 0, 1)
+        if x > 0.5:  # a branch that hangs on a float: the GP would draw ``z`` at random
+            return x + trial.suggest_float("z", 0, 1)
+        return x
+
+    study = hyperdial.create_study(sampler=AutoSampler(seed=0, n_startup_trials=6))
+    study.optimize(objective, n_trials=10, show_progress_bar=False)
+    assert len({frozenset(t.params) for t in study.trials[:6]}) == 2
+    assert labels(study)[6:] == ["TPE"] * 4
 
 
 def test_tpe_for_large_categoricals_and_pruned_studies() -> None:

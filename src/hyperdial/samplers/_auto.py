@@ -33,13 +33,14 @@ class AutoSampler(Sampler):
        pruned, and waiting for completed ones would keep such a bracket on QMC for good.
     2. **GP** (Gaussian-process Bayesian optimization) when it is affordable and the space
        suits it: at most ``gp_max_trials`` completed trials, no more than a third of the
-       finished trials pruned (a GP models full-budget values), every completed trial has
-       the same parameters (no conditional branches), at most ``gp_max_dims`` parameters,
-       and no categorical with more than ``gp_max_choices`` choices. A GP gets the most out
-       of few trials on smooth, fixed spaces.
-    3. **TPE** otherwise: conditional spaces, many or high-cardinality categoricals, long
-       histories and pruned studies, where TPE models well (it ranks a pruned trial below
-       those that got further) and its ask stays cheap at thousands of trials.
+       finished trials pruned (a GP models full-budget values), every parameter modelled
+       by the GP (present in every completed trial, or a branch's own parameter whose
+       presence one categorical explains, such as a model family's hyperparameters), at
+       most ``gp_max_dims`` of them, and no categorical with more than ``gp_max_choices``
+       choices. A GP gets the most out of few trials on smooth spaces.
+    3. **TPE** otherwise: deeper conditional spaces, many or high-cardinality categoricals,
+       long histories and pruned studies, where TPE models well (it ranks a pruned trial
+       below those that got further) and its ask stays cheap at thousands of trials.
 
     In a pruned study TPE is fitted, as in BOHB (Falkner et al., 2018, "BOHB: Robust and
     Efficient Hyperparameter Optimization at Scale", ICML), on the highest budget that has
@@ -147,14 +148,20 @@ class AutoSampler(Sampler):
         return max(stops, default=None)
 
     def _suits_gp(self, complete: list[FrozenTrial]) -> bool:
-        names = set(complete[0].distributions)
-        if not names or len(names) > self.gp_max_dims:
+        seen: set[str] = set()
+        for t in complete:
+            seen.update(t.distributions)
+        modelled = self._gp.modelled_parameters(complete)
+        if not modelled or len(modelled) > self.gp_max_dims:
             return False
-        if any(set(t.distributions) != names for t in complete):
-            return False  # a conditional space: parameters differ between trials
+        # Every parameter with a choice to make must be modelled; the GP would draw the
+        # others at random (a branch nested deeper than one categorical, say).
+        single = {n for t in complete for n, d in t.distributions.items() if d.is_single()}
+        if seen - single - set(modelled):
+            return False
         return not any(
             isinstance(dist, Categorical) and len(dist.choices) > self.gp_max_choices
-            for dist in complete[-1].distributions.values()
+            for dist in modelled.values()
         )
 
     def sample_relative(self, study: StudyView, trial: FrozenTrial) -> dict[str, Any]:
