@@ -15,6 +15,10 @@ the epochs consumed so far; a trial counts from the moment it finishes. Each run
 in memory with ``n_jobs=1`` and one torch thread; two runs go at a time, one per core. Epochs,
 not seconds, are the measure, so the figures do not depend on the machine's load.
 
+Each finished run is appended to ``results/raw/pruning.jsonl`` (kept in the repository) with
+the code that made it: a rerun skips the stored runs of unchanged code, so after a change to
+hyperdial only hyperdial's runs are redone.
+
 Usage:
     python benchmarks/pruning.py            # full run: benchmarks/results/pruning.{md,png}
     python benchmarks/pruning.py --quick    # a smoke test: pruning-quick.{md,png}
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import json
 import logging
 import math
 import multiprocessing
@@ -32,7 +37,7 @@ import platform
 import sys
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -43,6 +48,9 @@ import torch
 import hyperdial
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script
+from benchmarks._code import digest, hyperdial_source, release
+
 import mlp_digits as demo  # the example is a script, not a package
 
 RESULTS = Path(__file__).parent / "results"
@@ -70,7 +78,10 @@ def make_study(method: str, seed: int) -> Any:
     if method == OPTUNA:
         import optuna
 
+        # Optuna's Hyperband hashes the study name to assign brackets; an unnamed study gets
+        # a random name, so its runs would differ from one benchmark run to the next.
         return optuna.create_study(
+            study_name=f"pruning-benchmark-seed-{seed}",
             direction="maximize",
             sampler=optuna.samplers.TPESampler(seed=seed),
             pruner=optuna.pruners.HyperbandPruner(
@@ -104,6 +115,39 @@ class Run:
         index = np.searchsorted(np.asarray(self.epochs), grid, side="right") - 1
         best = np.asarray([*self.best, math.nan])  # index -1 reads the NaN
         return best[index]
+
+
+def code_version(method: str) -> str:
+    """Return what a run of ``method`` depends on; a stored run of other code is redone.
+
+    The tuner (hyperdial's source or Optuna's release), torch, and the demo's task.
+    """
+    tuner = release("optuna") if method == OPTUNA else hyperdial_source()
+    return f"{tuner}; {release('torch')}; example {digest([Path(demo.__file__)])}"
+
+
+def load_runs(path: Path, budget: int) -> dict[tuple[str, int], Run]:
+    """Return the stored runs of ``budget`` epochs made by the current code, by (method, seed)."""
+    runs: dict[tuple[str, int], Run] = {}
+    if not path.exists():
+        return runs
+    for line in path.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut short by an interrupted write
+        if record.pop("budget") != budget or record.pop("code") != code_version(record["method"]):
+            continue
+        if record["method"] in METHODS:
+            runs.setdefault((record["method"], record["seed"]), Run(**record))
+    return runs
+
+
+def save_run(path: Path, done: Run, budget: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {**asdict(done), "budget": budget, "code": code_version(done.method)}
+    with path.open("a") as f:
+        f.write(json.dumps(record) + "\n")
 
 
 def run(task: tuple[str, int, int]) -> Run:
@@ -198,7 +242,7 @@ def ratio(reference: int | None, epochs: int | None) -> str:
     return f"{reference / epochs:.1f}x"
 
 
-def report(runs: list[Run], budget: int, seeds: int, wall: float, stem: str = "pruning") -> str:
+def report(runs: list[Run], budget: int, seeds: int, stem: str = "pruning") -> str:
     table = curves(runs, budget)
     optuna_final = float(table[OPTUNA].mean[-1])
     nop_final = float(table[NO_PRUNING].mean[-1])
@@ -222,7 +266,7 @@ def report(runs: list[Run], budget: int, seeds: int, wall: float, stem: str = "p
         f"Task: `examples/mlp_digits.py` (MLP on digits, up to {MAX_EPOCHS} epochs a trial, "
         f"validation accuracy every epoch). Budget: {budget} epochs per run "
         f"({budget // MAX_EPOCHS} full trials); {seeds} seeds per method; "
-        f"{wall / 60:.0f} minutes in all.",
+        f"{sum(r.seconds for r in runs) / 60:.0f} process-minutes in all.",
         "",
         "Accuracy: the best validation accuracy (%) of a COMPLETE trial once the budget is "
         "spent, mean ± standard error over seeds. Epochs to reach a level: the first epoch "
@@ -275,9 +319,10 @@ def report(runs: list[Run], budget: int, seeds: int, wall: float, stem: str = "p
         "pruning). Stricter: of the epochs no pruning took to come within 0.3 points of its "
         "final accuracy, the level hyperdial Hyperband must reach (last column).",
         "",
-        "Optuna's HyperbandPruner assigns a trial's bracket from a hash of the study name, "
-        "random for an unnamed study, so Optuna's figures (and the first reference level) "
-        "change from one run of this benchmark to the next; hyperdial's runs repeat exactly.",
+        "Optuna's HyperbandPruner assigns a trial's bracket from a hash of the study name "
+        "(random for an unnamed study); each seed's Optuna study is named after the seed, so "
+        "that Optuna's runs, like hyperdial's, repeat from one run of this benchmark to the "
+        "next.",
         "",
         "Trials: mean per run; pruned: mean share of them. The plot "
         f"([{stem}.png]({stem}.png)) shows the mean curves with a shaded standard error band.",
@@ -333,35 +378,44 @@ def plot(runs: list[Run], budget: int, path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small budget, 2 seeds")
-    parser.add_argument("--seeds", type=int, help="seeds per method (default 5; quick 2)")
+    parser.add_argument("--seeds", type=int, help="seeds per method (default 10; quick 2)")
     parser.add_argument("--budget", type=int, help="epochs per run (default 1080; quick 270)")
     parser.add_argument("--processes", type=int, default=2, help="runs at a time (default 2)")
     args = parser.parse_args()
-    seeds = args.seeds or (2 if args.quick else 5)
+    seeds = args.seeds or (2 if args.quick else 10)
     budget = args.budget or (10 if args.quick else 40) * MAX_EPOCHS
-    tasks = [(method, seed, budget) for seed in range(seeds) for method in METHODS]
+    stem = "pruning-quick" if args.quick else "pruning"
+    # Finished runs are kept, so an interrupted benchmark resumes, and after a change to
+    # hyperdial only hyperdial's runs are redone (``code_version``).
+    raw_path = RESULTS / "raw" / f"{stem}.jsonl"
+    stored = load_runs(raw_path, budget)
+    tasks = [
+        (method, seed, budget)
+        for seed in range(seeds)
+        for method in METHODS
+        if (method, seed) not in stored
+    ]
+    runs = [r for (_, seed), r in stored.items() if seed < seeds]
+    print(f"{len(tasks)} runs to do, {len(runs)} stored in {raw_path.name}.", flush=True)
 
     # The first optimizer a process builds imports torch._dynamo, which takes seconds: import it
     # once here, before the runs fork.
     import torch._dynamo  # noqa: F401
 
-    start = time.perf_counter()
-    runs = []
     ctx = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
     with ctx.Pool(args.processes) as pool:
         for done in pool.imap_unordered(run, tasks):
             runs.append(done)
+            save_run(raw_path, done, budget)
             print(
-                f"{len(runs):>3}/{len(tasks)}  {done.method:<22} seed {done.seed}: "
+                f"{len(runs):>3}/{seeds * len(METHODS)}  {done.method:<22} seed {done.seed}: "
                 f"best {pct(done.best[-1])} after {done.epochs[-1]} epochs, "
                 f"{done.n_trials} trials ({done.n_pruned} pruned), {done.seconds:.0f} s",
                 flush=True,
             )
-    wall = time.perf_counter() - start
 
     RESULTS.mkdir(exist_ok=True)
-    stem = "pruning-quick" if args.quick else "pruning"
-    text = report(runs, budget, seeds, wall, stem)
+    text = report(runs, budget, seeds, stem)
     (RESULTS / f"{stem}.md").write_text(text)
     plot(runs, budget, RESULTS / f"{stem}.png")
     print()

@@ -22,6 +22,7 @@ from benchmarks.samplers.runners import (
     HyperoptTuner,
     OptunaTuner,
     RandomTuner,
+    code_version,
     make_tuner,
     quiet,
 )
@@ -147,12 +148,12 @@ def measure(
 
 def run(raw_path: Path, *, quick: bool = False) -> None:
     """Measure every (sampler, size) pair not yet in ``raw_path``; append each result."""
-    from benchmarks.samplers.report import load_records
+    from benchmarks.samplers.report import current_records
     from benchmarks.samplers.run import append_record
 
     cases = QUICK_CASES if quick else CASES
     asks = QUICK_ASKS if quick else ASKS
-    done = {(r["sampler"], r["n_history"], r["space"]) for r in load_records(raw_path)}
+    done = {(r["sampler"], r["n_history"], r["space"]) for r in current_records(raw_path)}
     for family, samplers, sizes, space_name in cases:
         for n in sizes:
             for sampler in samplers:
@@ -160,6 +161,7 @@ def run(raw_path: Path, *, quick: bool = False) -> None:
                     continue
                 record = measure(sampler, n, asks, space_name)
                 record["family"] = family
+                record["code"] = code_version(sampler)
                 append_record(raw_path, record)
                 print(
                     f"ask time {sampler:16s} at {n:5d} trials ({space_name}): "

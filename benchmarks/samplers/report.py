@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 from benchmarks.samplers.problems import PROBLEMS
-from benchmarks.samplers.runners import REFERENCE, SAMPLERS
+from benchmarks.samplers.runners import REFERENCE, SAMPLERS, code_version
 
 BUDGETS = (25, 50, 100)
 FULL_SEEDS = 10  # what the full benchmark runs; fewer is flagged as partial
@@ -44,6 +44,11 @@ def load_records(path: Path) -> list[dict[str, Any]]:
         except json.JSONDecodeError:
             continue  # a line cut short by an interrupted write
     return records
+
+
+def current_records(path: Path) -> list[dict[str, Any]]:
+    """Return the records made by the code now installed (see ``code_version``)."""
+    return [r for r in load_records(path) if r.get("code") == code_version(r["sampler"])]
 
 
 def report_budgets(budget: int) -> list[int]:
@@ -132,7 +137,7 @@ def load_results(
     ask_cpu: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     seen: set[tuple[str, str, int]] = set()
     process_s = 0.0
-    for r in load_records(raw_path):
+    for r in current_records(raw_path):
         key = (r["problem"], r["sampler"], r["seed"])
         if r["budget"] != budget or key in seen or r["problem"] not in PROBLEMS:
             continue
@@ -174,7 +179,7 @@ AskTimes = dict[tuple[str, int, str], dict[str, Any]]  # (sampler, history, spac
 
 
 def load_asktime(path: Path) -> AskTimes:
-    return {(r["sampler"], r["n_history"], r["space"]): r for r in load_records(path)}
+    return {(r["sampler"], r["n_history"], r["space"]): r for r in current_records(path)}
 
 
 def asktime_table(asktime: AskTimes, space: str) -> list[str]:

@@ -8,7 +8,11 @@ the raw results into Markdown tables and a figure of convergence curves.
 
 Each finished (problem, sampler, seed) run is appended to a JSON-lines file under
 ``<out>/raw/`` as soon as it ends: an interrupted run resumes where it stopped, and the
-report can be rebuilt from whatever is there (``--report-only``).
+report can be rebuilt from whatever is there (``--report-only``). Each record names the code
+that made it (:func:`benchmarks.samplers.runners.code_version`); records of other code are
+run again and left out of the report. ``results/raw/samplers.jsonl`` is kept in the
+repository, so that after a change to hyperdial only hyperdial's samplers need running
+again: the competitors' records stay valid until their version or the problems change.
 
 Usage, from the repository root:
     python -m benchmarks.samplers.run --jobs 2          # full run, writes results/samplers*.md
@@ -81,7 +85,7 @@ def run_benchmark(
     raw_path: Path,
 ) -> int:
     """Run the missing (problem, sampler, seed) jobs; return how many ran."""
-    done = {_key(r) for r in report.load_records(raw_path)}
+    done = {_key(r) for r in report.current_records(raw_path)}
     todo = [
         (problem, sampler, seed, budget)
         for seed in seeds

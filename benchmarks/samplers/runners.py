@@ -19,14 +19,17 @@ Tuners (``SAMPLERS``):
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
 import time
 import warnings
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+from benchmarks._code import digest, hyperdial_source, release
 from benchmarks.samplers.problems import PROBLEMS, Param
 
 SAMPLERS = [
@@ -324,6 +327,29 @@ def make_tuner(sampler: str, space: Sequence[Param], seed: int) -> Tuner:
 # -- the harness -------------------------------------------------------------------------------
 
 
+@functools.cache
+def code_version(sampler: str) -> str:
+    """Return what a run of ``sampler`` depends on: the tuner's code and the problems'.
+
+    Stored with each record, so that a resumed run redoes (and the report ignores) a record
+    made by other code: for hyperdial's samplers a digest of hyperdial's source, for the
+    competitors their package's version, and for all a digest of the problem definitions
+    with the scikit-learn version. Competitors' records therefore stay valid while
+    hyperdial changes, and only hyperdial's samplers need running again.
+    """
+    problems = (
+        f"problems {digest([Path(__file__).with_name('problems.py')])}, {release('scikit-learn')}"
+    )
+    family = sampler.split("-")[0]
+    if family == "hyperdial":
+        tuner = hyperdial_source()
+    elif family in ("optuna", "hyperopt"):
+        tuner = release(family)
+    else:  # plain random search, drawn here with NumPy
+        tuner = f"numpy {np.__version__}"
+    return f"{tuner}; {problems}"
+
+
 def run_job(problem_name: str, sampler: str, seed: int, budget: int) -> dict[str, Any]:
     """Run one tuner on one problem for ``budget`` trials; return the JSON-ready record.
 
@@ -366,4 +392,5 @@ def run_job(problem_name: str, sampler: str, seed: int, budget: int) -> dict[str
         "ask_cpu_s": ask_cpu,
         "wall_s": time.perf_counter() - start,
         "cpu_s": time.process_time() - start_cpu,
+        "code": code_version(sampler),
     }
