@@ -2,32 +2,36 @@
 
 Losses of hyperparameter searches are skewed and heavy-tailed: most runs land near some
 typical loss, a few diverge to huge values. A GP fitted to the raw values spends its
-outputscale on the outliers and becomes flat (uninformative) where the good runs are. The
-transform below is strictly monotone, so the order of trials and the location of the best
-one are preserved; only the scale changes. With values ``y`` to minimize:
+outputscale on the outliers and becomes flat (uninformative) where the good runs are. But
+ordinary spread, however skewed, is information: squashing every value a few robust
+standard deviations out (as this module once did) flattened the slopes of ElasticNet's
+landscape, whose bad fifth lies hundreds to thousands of robust standard deviations above
+a plateau, and the model never found the valley beside it. So only *diverged* runs are
+treated, and the transform is strictly monotone, keeping the order of the trials. With
+values ``y`` to minimize:
 
 1. Robust standardization ``u = (y - median) / (IQR / 1.349)`` (the scale falls back to the
-   standard deviation or the range when the IQR is zero): a few outliers do not move it.
-   Median and IQR describe how the objective varies over the search space, so they are
-   taken from a *reference* sample of it when one is given: the sampler passes its
-   space-filling startup trials. The other trials are not a sample of the space: the
-   sampler crowds them around its incumbent, and their IQR shrinks with every trial spent
-   there. On ElasticNet (a basin whose floor varies by 1e-6 of the loss) it shrank until
-   a trial 3e-4 worse than the best was three "standard deviations" out, so step 2 made
-   every point outside the basin equally bad, and the model saw nothing else worth
-   trying: 40 of 50 trials went to re-refining the incumbent by 1e-7.
-2. Bad-tail squashing: ``u -> c + 1 - exp(c - u)`` for ``u > c`` (``c = 3``, three robust
-   standard deviations; value and slope are continuous at ``c``). Every value worse than
-   that lands in ``(c, c + 1)``, so a diverged run at ``1e300`` counts like a bad run, not
-   like an earthquake; a logarithm would still leave it ten times further out than the
-   rest. The good tail is kept as is: a much better run is information to exploit, and the
-   shape of the objective near its optimum is what the model must get right.
+   standard deviation or the range when the IQR is zero), median and IQR taken from a
+   *reference* sample of the space when one is given: the sampler passes its space-filling
+   startup trials (the later ones crowd around the incumbent and their IQR shrinks). This
+   step only sets the units of the next.
+2. Diverged runs keep their rank, not their magnitude. With the distances above the median
+   sorted, ``d_1 >= d_2 >= ...``, the ``j`` largest values are diverged if
+   ``d_j > 10 * max(d_{j+1}, 1)``: set apart from all the others by an order of magnitude
+   of distance, and by more than ten robust standard deviations (the largest such ``j``
+   below half the values counts). They are placed within one standard deviation of the
+   ordinary values beyond the worst of them, ``w + s * (1 - exp((w - u) / s))``. A run at
+   ``1e300`` then counts like a bad run, not like an earthquake. A gap, not a fixed fence,
+   because no fence separates the two cases: ElasticNet's ordinary tail reaches 4000 robust
+   standard deviations while a run at 100 times the typical loss is already a divergence;
+   ElasticNet's bad values, though, come in a continuum, a divergence alone.
 3. Standardization to zero mean and unit variance, and a sign flip so that larger is
-   better (the GP and the acquisition maximize).
+   better (the GP and the acquisition maximize). Without diverged runs, steps 1 to 3 are
+   plain standardization.
 
 A power transform (Yeo-Johnson, as in HEBO, Cowen-Rivers et al. 2022) was tried as a
 further step and left out: on smooth benchmarks it distorted the objective near its
-optimum and slowed convergence, while step 2 alone already tames heavy tails.
+optimum and slowed convergence.
 """
 
 from __future__ import annotations
@@ -41,7 +45,9 @@ __all__ = ["warp_objective"]
 
 FloatArray = NDArray[np.float64]
 
-_TAIL_THRESHOLD = 3.0
+# Diverged runs are the values set apart from all others by a gap of this factor (an order
+# of magnitude) in their distance above the median.
+_GAP = 10.0
 # Standardized values are clipped here first, so nothing downstream can overflow.
 _CLIP = 1e12
 
@@ -56,14 +62,33 @@ def _robust_scale(y: FloatArray) -> float:
     return 1.0
 
 
+def _diverged(u: FloatArray) -> NDArray[np.bool_]:
+    """Mark the values that lie an order of magnitude further above the median than the rest.
+
+    With the distances above the median sorted, ``d_1 >= d_2 >= ...``, the ``j`` largest
+    values are diverged if ``d_j > _GAP * max(d_{j+1}, 1)`` (distances in robust standard
+    deviations, so ordinary spread is never a gap); the largest such ``j`` below half the
+    values counts.
+    """
+    d = np.sort(u)[::-1]
+    count = 0
+    for j in range(1, (u.size + 1) // 2):
+        if d[j - 1] > _GAP * max(float(d[j]), 1.0):
+            count = j
+    out = np.zeros(u.shape, dtype=bool)
+    if count:
+        out[u >= d[count - 1]] = True
+    return out
+
+
 def warp_objective(values: FloatArray, reference: FloatArray | None = None) -> FloatArray:
     """Map values to minimize to standardized, warped targets to maximize.
 
     Args:
         values: Finite objective values, smaller is better, shape ``(n,)``.
         reference: Values of a representative sample of the search space, which fix the
-            median and robust scale of step 1; None (or a sample without spread) to use
-            ``values`` themselves.
+            median and robust scale in which diverged runs are told apart (step 1); None
+            (or a sample without spread) to use ``values`` themselves.
 
     Returns:
         Targets with zero mean and unit variance (all zeros if the values are constant),
@@ -79,8 +104,13 @@ def warp_objective(values: FloatArray, reference: FloatArray | None = None) -> F
     u = np.clip((values - median) / scale, -_CLIP, _CLIP)
     if not np.ptp(u) > 0.0:
         return np.zeros_like(values)
-    # Step 2: squash the bad tail.
-    over = u > _TAIL_THRESHOLD
-    u[over] = _TAIL_THRESHOLD + 1.0 - np.exp(_TAIL_THRESHOLD - u[over])
+    # Step 2: diverged runs keep their rank, not their magnitude.
+    ordinary = ~_diverged(u)
+    if ordinary.any() and not ordinary.all():
+        worst = float(u[ordinary].max())
+        spread = float(np.std(u[ordinary]))
+        if not spread > 0.0:
+            spread = 1.0
+        u[~ordinary] = worst + spread * -np.expm1((worst - u[~ordinary]) / spread)
     # Step 3: standardize; larger is better.
     return -(u - float(np.mean(u))) / float(np.std(u))
