@@ -7,6 +7,7 @@ its release. A rerun after a change to hyperdial then repeats only hyperdial's r
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib.metadata
 from collections.abc import Iterable
@@ -24,12 +25,34 @@ def digest(paths: Iterable[Path]) -> str:
     return sha.hexdigest()[:12]
 
 
+def _code_only(path: Path) -> str:
+    """Return a module's syntax tree without docstrings (comments are not in it)."""
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (
+            isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree)
+
+
 @cache
 def hyperdial_source() -> str:
-    """Return ``"hyperdial source <digest>"`` over every module of the installed package."""
+    """Return ``"hyperdial code <digest>"`` over every module of the installed package.
+
+    Docstrings and comments are left out, so editing documentation keeps stored runs valid.
+    """
     import hyperdial
 
-    return f"hyperdial source {digest(sorted(Path(hyperdial.__file__).parent.rglob('*.py')))}"
+    sha = hashlib.sha256()
+    for path in sorted(Path(hyperdial.__file__).parent.rglob("*.py")):
+        sha.update(f"{path.name}\0{_code_only(path)}\0".encode())
+    return f"hyperdial code {sha.hexdigest()[:12]}"
 
 
 def release(package: str) -> str:

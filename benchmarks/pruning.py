@@ -120,7 +120,7 @@ class Run:
 def code_version(method: str) -> str:
     """Return what a run of ``method`` depends on; a stored run of other code is redone.
 
-    The tuner (hyperdial's source or Optuna's release), torch, and the demo's task.
+    The tuner (hyperdial's code without its docs, or Optuna's release), torch, and the demo's task.
     """
     tuner = release("optuna") if method == OPTUNA else hyperdial_source()
     return f"{tuner}; {release('torch')}; example {digest([Path(demo.__file__)])}"

@@ -332,7 +332,7 @@ def code_version(sampler: str) -> str:
     """Return what a run of ``sampler`` depends on: the tuner's code and the problems'.
 
     Stored with each record, so that a resumed run redoes (and the report ignores) a record
-    made by other code: for hyperdial's samplers a digest of hyperdial's source, for the
+    made by other code: for hyperdial's samplers a digest of hyperdial's code (docs aside), for the
     competitors their package's version, and for all a digest of the problem definitions
     with the scikit-learn version. Competitors' records therefore stay valid while
     hyperdial changes, and only hyperdial's samplers need running again.

@@ -68,8 +68,9 @@ class GPSampler(Sampler):
        constant mean, is fitted by MAP with dimension-scaled priors (after Hvarfner et al.
        2024) to the completed trials. Inputs are the unit cube (log parameters in log
        space); categorical parameters enter through a Hamming distance. Objective values
-       are robustly standardized (on the scale of the startup trials, a sample of the whole
-       space) and their bad tail squashed, so one diverged run does not flatten the model.
+       are standardized; runs that diverged (an order of magnitude beyond the others, in
+       robust units of the startup trials, a sample of the whole space) keep their rank but
+       not their size, so one diverged run does not flatten the model.
        Hyperparameters are warm-started from the previous fit.
     3. **Acquisition.** Log expected improvement (Ament et al. 2023), augmented (Huang et
        al. 2006) so that it does not spend trials re-refining what the model already knows
