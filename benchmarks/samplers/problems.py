@@ -357,7 +357,12 @@ def make_model_choice() -> Callable[[Params], float]:
             return _auc_loss(
                 folds,
                 lambda: LogisticRegression(
-                    C=p["lr_C"], l1_ratio=_L1_RATIO[p["lr_penalty"]], solver="liblinear"
+                    C=p["lr_C"],
+                    l1_ratio=_L1_RATIO[p["lr_penalty"]],
+                    solver="liblinear",
+                    # liblinear visits coordinates in a random order: seeded, the loss of
+                    # a configuration is the same every time it is evaluated.
+                    random_state=0,
                 ),
             )
         return _auc_loss(

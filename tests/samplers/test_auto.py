@@ -9,7 +9,7 @@ import pytest
 import hyperdial
 from hyperdial import FrozenTrial, TrialState
 from hyperdial.exceptions import InvalidValueError
-from hyperdial.samplers import AutoSampler, RandomSampler, TPESampler
+from hyperdial.samplers import AutoSampler, GPSampler, RandomSampler, TPESampler
 from hyperdial.space import Float
 
 
@@ -28,6 +28,17 @@ def test_qmc_then_gp_on_a_small_fixed_space() -> None:
     study = hyperdial.create_study(sampler=AutoSampler(seed=0, n_startup_trials=6))
     study.optimize(branin, n_trials=10, show_progress_bar=False)
     assert labels(study) == ["QMC"] * 6 + ["GP"] * 4
+
+
+def test_where_the_rule_picks_the_gp_it_proposes_what_the_gp_alone_would() -> None:
+    # The default must not trail the GP it hands the study to: same start-up design, same
+    # reference sample for the output warping, same proposals.
+    def params(sampler: hyperdial.samplers.Sampler) -> list[dict[str, object]]:
+        study = hyperdial.create_study(sampler=sampler)
+        study.optimize(branin, n_trials=15, show_progress_bar=False)
+        return [t.params for t in study.trials]
+
+    assert params(AutoSampler(seed=3)) == params(GPSampler(seed=3))
 
 
 def test_gp_for_branches_a_categorical_explains() -> None:

@@ -87,9 +87,11 @@ class AutoSampler(Sampler):
         self.seed = seed
         self._seed = resolve_seed(seed)
         self._qmc = QMCSampler(seed=self._seed)
-        # The models start where the QMC phase ends, so their own start-up does not run: the
-        # rule hands the GP a study with at least two thirds of its start-up trials complete.
-        self._gp = GPSampler(n_startup_trials=max(2, n_startup_trials // 2), seed=self._seed)
+        # The GP takes the same start-up count as the QMC phase: its output warping measures
+        # distances in units of the start-up trials (a sample of the whole space), so it must
+        # see them all. In a pruned study it may be handed fewer completed trials; its own
+        # start-up then continues the same Sobol sequence (same seed, point n for trial n).
+        self._gp = GPSampler(n_startup_trials=n_startup_trials, seed=self._seed)
         self._tpe = TPESampler(n_startup_trials=n_startup_trials, seed=self._seed)
         # One TPE per lower budget: a TPE caches what it learned from each finished trial,
         # and a trial's value at a given step never changes, so each keeps a valid cache.
