@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -590,6 +591,66 @@ def test_threads_never_propose_the_same_point() -> None:
         thread.join()
     points = [(t.params["x"], t.params["y"]) for t in study.get_trials()]
     assert len(set(points)) == len(points) == 12
+
+
+def _discrete_study(consider_running_trials: bool) -> hyperdial.Study:
+    sampler = GPSampler(
+        seed=5, n_startup_trials=5, consider_running_trials=consider_running_trials, **FAST
+    )
+    study = hyperdial.create_study(sampler=sampler)
+    study.optimize(_discrete_objective, n_trials=6, show_progress_bar=False)
+    return study
+
+
+def _discrete_objective(trial: Trial) -> float:
+    n = trial.suggest_int("n", 0, 30)
+    return (n - 17) ** 2 + (3.0 if trial.suggest_categorical("c", ["a", "b"]) == "a" else 0.0)
+
+
+def _point(trial: hyperdial.Trial) -> tuple[int, str]:
+    return trial.suggest_int("n", 0, 30), trial.suggest_categorical("c", ["a", "b"])
+
+
+@pytest.mark.parametrize("aware", [True, False])
+def test_a_point_another_worker_claimed_is_not_taken_again(aware: bool) -> None:
+    # Another worker (here: a twin study, same seed and history) chose at the same moment,
+    # found the same maximum and claimed it before its proposal became visible.
+    twin = _discrete_study(aware)
+    asked = twin.ask()
+    n, c = _point(asked)
+    study = _discrete_study(aware)
+    if aware:
+        attrs = twin._storage.get_study_system_attrs(twin._study_id)
+        claim = [k for k, v in attrs.items() if k.startswith("GPSampler:") and v == asked.number]
+        assert len(claim) == 1
+        study._storage.set_study_system_attr(study._study_id, claim[0], 99)
+    trial = study.ask()
+    point = _point(trial)
+    assert (point != (n, c)) is aware
+    if aware:
+        # The trial published the point it did take, for the other workers' models.
+        stored = next(t for t in study.trials if t.number == trial.number)
+        assert stored.system_attrs["GPSampler:proposal"] == {"n": point[0], "c": point[1]}
+
+
+def test_workers_on_a_discrete_space_never_take_the_same_point(tmp_path: Path) -> None:
+    study = hyperdial.create_study(
+        storage=f"sqlite:///{tmp_path}/s.db", sampler=GPSampler(seed=0, n_startup_trials=4, **FAST)
+    )
+    # A near-instant objective: workers often choose at the same moment.
+    study.optimize(_flat_objective, n_trials=30, n_jobs=3, show_progress_bar=False)
+    points = [_key(t.params) for t in study.trials]
+    assert len(points) == 30
+    assert all(t.state == TrialState.COMPLETE for t in study.trials)
+    assert len(set(points)) == len(points)
+
+
+def _flat_objective(trial: Trial) -> float:
+    return float(_point(trial)[0] % 3)
+
+
+def _key(params: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(sorted(params.items()))
 
 
 def test_pruned_failed_and_conditional_history() -> None:

@@ -16,6 +16,7 @@ from hyperdial._frozen import FrozenTrial, StudyDirection, TrialState
 from hyperdial._view import StudyView
 from hyperdial.exceptions import InvalidValueError
 from hyperdial.samplers._base import Sampler
+from hyperdial.samplers._claims import claim_point, is_finite
 from hyperdial.samplers._gp._acquisition import LogEI
 from hyperdial.samplers._gp._model import GPModel, Hyperparameters, fit_gp
 from hyperdial.samplers._gp._optimize_acqf import optimize_acqf
@@ -43,6 +44,14 @@ _EXPLORE_EVERY = 10
 # Hyperparameters are refitted once the data grew by 1/50 (every trial up to 100 trials,
 # every 6th at 300); in between the model is conditioned on all data with the last fit.
 _REFIT_FRACTION = 50
+
+
+@dataclass(frozen=True)
+class _Proposal:
+    """A point the model proposed, and whether the space it was chosen from is finite."""
+
+    params: dict[str, Any]
+    finite: bool
 
 
 @dataclass(frozen=True)
@@ -101,7 +110,12 @@ class GPSampler(Sampler):
       ``k + 1`` of a greedy kriging-believer batch (at most 5), so they do not all take
       the acquisition's maximum.
     * **Repeats.** A point already evaluated or in flight is not proposed again, even
-      where a model that learnt noise finds its acquisition maximum there.
+      where a model that learnt noise finds its acquisition maximum there. In a finite
+      space (integers, stepped floats and categoricals only), where workers choosing at
+      the same moment often find the same maximum, each trial claims its point atomically
+      in the study's shared state; a trial that loses a claim proposes again without that
+      point, so no two workers evaluate the same configuration. A failed trial's point is
+      free again.
 
     Args:
         n_startup_trials: Completed trials before the model takes over.
@@ -181,17 +195,20 @@ class GPSampler(Sampler):
         # One proposal at a time per process: a thread that asks while another is proposing
         # then reads that proposal as in flight instead of racing to the same point.
         with self._propose_lock:
-            params = self._sample(study, trial)
-            if params is not None and self.consider_running_trials:
-                study.set_trial_system_attr(trial, _PROPOSAL_KEY, params)
-                if _taken(study.get_trials(states=(TrialState.RUNNING,)), trial, params):
-                    # Another process proposed the same point meanwhile (both saw neither):
-                    # propose again, with that one in flight.
-                    params = self._sample(study, trial) or params
-                    study.set_trial_system_attr(trial, _PROPOSAL_KEY, params)
+            proposal = self._sample(study, trial)
+            params = None if proposal is None else proposal.params
+            if proposal is not None and self.consider_running_trials:
+                params = self._settle(study, trial, proposal)
         if params is None:
             study.set_trial_system_attr(trial, "sampler", "GP-startup", defer=True)
-            return self._startup.sample_relative(study, trial)
+            params = self._startup.sample_relative(study, trial)
+            if params and self.consider_running_trials:
+                # Other workers' models may already run: they must see this point as taken
+                # (published), also before they read it (claimed; a start-up point keeps its
+                # place in the Sobol sequence even if a model's proposal claimed it first).
+                study.set_trial_system_attr(trial, _PROPOSAL_KEY, params)
+                claim_point(study, trial, "GPSampler", params, lambda lost: None)
+            return params
         study.set_trial_system_attr(trial, "sampler", "GP", defer=True)
         return params
 
@@ -209,15 +226,53 @@ class GPSampler(Sampler):
         """
         return _search_space(list(complete))[0]
 
+    def _settle(self, study: StudyView, trial: FrozenTrial, proposal: _Proposal) -> dict[str, Any]:
+        """Publish the trial's point so that no other worker takes it; return the point.
+
+        Workers that choose at the same moment do not see each other's proposals and may
+        find the same maximum. In a finite space (integers, stepped floats, categoricals)
+        that is common, so the point is claimed atomically in the study's shared state: a
+        trial that loses the claim proposes again without the points it lost. Elsewhere
+        two proposals coincide only on a bound, and a look at the running trials' published
+        proposals is enough.
+        """
+        params = proposal.params
+        study.set_trial_system_attr(trial, _PROPOSAL_KEY, params)
+        if not proposal.finite:
+            if _taken(study.get_trials(states=(TrialState.RUNNING,)), trial, params):
+                # Another process proposed the same point meanwhile (both saw neither):
+                # propose again, with that one in flight.
+                again = self._sample(study, trial)
+                params = params if again is None else again.params
+                study.set_trial_system_attr(trial, _PROPOSAL_KEY, params)
+            return params
+
+        def propose_again(lost: list[dict[str, Any]]) -> dict[str, Any] | None:
+            again = self._sample(study, trial, lost)
+            return None if again is None else again.params
+
+        claimed = claim_point(study, trial, "GPSampler", params, propose_again)
+        if claimed != params:
+            study.set_trial_system_attr(trial, _PROPOSAL_KEY, claimed)
+        return claimed
+
     # -- the model ---------------------------------------------------------------------------
 
-    def _sample(self, study: StudyView, trial: FrozenTrial) -> dict[str, Any] | None:
+    def _sample(
+        self, study: StudyView, trial: FrozenTrial, excluded: Sequence[dict[str, Any]] = ()
+    ) -> _Proposal | None:
+        """Propose a point for ``trial``, or None while the model cannot (startup)."""
         trials = study.get_trials()
         complete = [t for t in trials if t.state == TrialState.COMPLETE]
         if len(complete) < self.n_startup_trials:
             return None
         space, conditions = _search_space(complete)
-        return self._propose(study, trial, trials, complete, space, conditions) if space else None
+        if not space:
+            return None
+        params = self._propose(study, trial, trials, complete, space, conditions, excluded)
+        if params is None:
+            return None
+        return _Proposal(params, is_finite(space))
 
     def _propose(
         self,
@@ -227,6 +282,7 @@ class GPSampler(Sampler):
         complete: list[FrozenTrial],
         space: dict[str, Distribution],
         conditions: dict[str, tuple[str, list[Any]]],
+        excluded: Sequence[dict[str, Any]] = (),
     ) -> dict[str, Any] | None:
         encoded = EncodedSpace(space, conditions)
         sign = 1.0 if study.direction == StudyDirection.MINIMIZE else -1.0
@@ -261,6 +317,9 @@ class GPSampler(Sampler):
                 best = float(targets.max())
                 pending, n_blind = self._pending_rows(trials, trial, encoded)
                 taken = x if pending is None else np.vstack([x, pending])
+                lost = [row for p in excluded for row in [encoded.encode(p)] if row is not None]
+                if lost:
+                    taken = np.vstack([taken, np.array(lost)])
                 if pending is not None:
                     # Kriging believer: pending trials are believed to return the posterior
                     # mean, exactly; a believed value above the incumbent becomes it.
