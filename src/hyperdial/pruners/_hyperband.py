@@ -44,9 +44,7 @@ class HyperbandPruner(Pruner):
     random, for most of the study: with four brackets the least aggressive one gets one
     trial in twelve. Trials stopped at different steps are still told apart: a pruned trial
     ranks below every trial that got further (see
-    :class:`~hyperdial.samplers.TPESampler`), and the
-    :class:`~hyperdial.samplers.AutoSampler` fits its model on the highest budget with
-    enough observations.
+    :class:`~hyperdial.samplers.TPESampler`).
 
     ``max_resource="auto"`` measures it as the largest step reported by the first trial to
     complete (the lowest-numbered COMPLETE trial with reports), shared with every worker

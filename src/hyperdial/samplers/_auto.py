@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Sequence
 from typing import Any
 
 from hyperdial._checks import check_int
@@ -17,9 +15,6 @@ from hyperdial.samplers._tpe import TPESampler
 from hyperdial.space import Categorical, Distribution
 
 __all__ = ["AutoSampler"]
-
-# Lower-budget TPEs kept at once (see AutoSampler.choose).
-_MAX_BUDGETS = 4
 
 
 class AutoSampler(Sampler):
@@ -42,25 +37,27 @@ class AutoSampler(Sampler):
        long histories and pruned studies, where TPE models well (it ranks a pruned trial
        below those that got further) and its ask stays cheap at thousands of trials.
 
-    In a pruned study TPE is fitted, as in BOHB (Falkner et al., 2018, "BOHB: Robust and
-    Efficient Hyperparameter Optimization at Scale", ICML), on the highest budget that has
-    enough observations: the full length once ``n_startup_trials`` trials have completed,
-    before that the largest step that at least ``n_startup_trials`` finished trials reached.
-    At such a step ``b`` every trial that got there is ranked by the value it reported at
-    ``b`` (its first report at or past ``b``), whether it was stopped later or completed;
-    trials stopped before ``b`` rank below them, as TPE ranks pruned trials. Early in a
-    Hyperband or ASHA study, when most trials stop after a few steps and few complete, the
-    model thus learns from many comparable observations rather than from the two or three
-    completed trials alone.
+    In a pruned study TPE is fitted on every finished trial, each judged at the furthest
+    step it reached: completed trials by their value, stopped ones below every trial that got
+    further and, among those stopped at the same step, by their value there (see
+    :class:`~hyperdial.samplers.TPESampler`). Each trial thus counts at its most informative
+    fidelity, and the pruner's verdicts (who was allowed to go on) are kept. BOHB (Falkner
+    et al., 2018, "BOHB: Robust and Efficient Hyperparameter Optimization at Scale", ICML)
+    instead fits on the highest budget with enough observations, ranking every trial there
+    by its value at that budget, even a trial that went on and did better later. Early in a
+    Hyperband or ASHA study that budget is the first rung, a few steps in, so the model
+    chases configurations that start fast rather than those that end best (short-horizon
+    bias, Wu et al., 2018, "Understanding Short-Horizon Bias in Stochastic
+    Meta-Optimization", ICLR: on a short horizon, greedy settings such as large learning
+    rates look best). On the pruning benchmark (an MLP, ``benchmarks/pruning.py``) BOHB's
+    rule made Hyperband slower to find its best trials than this ranking.
 
     Each trial records the algorithm that proposed it in its ``sampler`` system attribute
     (``QMC``, ``GP`` or ``TPE``), shown by ``hyperdial trials``. Pruned trials are used as
-    TPE uses them (ranked below trials that got further, and at the budget above while few
-    trials have completed); the GP models completed trials.
+    TPE uses them (ranked below trials that got further); the GP models completed trials.
 
     Args:
-        n_startup_trials: Finished trials drawn by QMC before a model is used; also how many
-            observations a budget needs for TPE to be fitted there in a pruned study.
+        n_startup_trials: Finished trials drawn by QMC before a model is used.
         gp_max_trials: Largest history the GP is used for.
         gp_max_dims: Largest number of parameters the GP is used for.
         gp_max_choices: Largest categorical the GP is used for.
@@ -93,9 +90,6 @@ class AutoSampler(Sampler):
         # start-up then continues the same Sobol sequence (same seed, point n for trial n).
         self._gp = GPSampler(n_startup_trials=n_startup_trials, seed=self._seed)
         self._tpe = TPESampler(n_startup_trials=n_startup_trials, seed=self._seed)
-        # One TPE per lower budget: a TPE caches what it learned from each finished trial,
-        # and a trial's value at a given step never changes, so each keeps a valid cache.
-        self._tpe_at: dict[int, _AtBudget] = {}
         self._chosen: dict[tuple[str, int], tuple[str, Sampler]] = {}
 
     def choose(self, study: StudyView) -> tuple[str, Sampler]:
@@ -112,42 +106,7 @@ class AutoSampler(Sampler):
             and self._suits_gp(complete)
         ):
             return "GP", self._gp
-        budget = self._model_budget(finished, len(complete))
-        if budget is None:
-            return "TPE", self._tpe
-        sampler = self._tpe_at.pop(budget, None)
-        if sampler is None:
-            tpe = TPESampler(n_startup_trials=self.n_startup_trials, seed=self._seed)
-            sampler = _AtBudget(tpe, budget)
-        # Most recently used last. A study's budget only rises (more trials reach each
-        # step), so older ones are rarely asked for again: keep a few, not one per step.
-        self._tpe_at[budget] = sampler
-        while len(self._tpe_at) > _MAX_BUDGETS:
-            del self._tpe_at[next(iter(self._tpe_at))]
-        return "TPE", sampler
-
-    def _model_budget(self, finished: Sequence[FrozenTrial], n_complete: int) -> int | None:
-        """Return the step to fit TPE at, or None for the full length (plain ranking).
-
-        BOHB's rule: the highest budget with enough observations. The full length has
-        enough once ``n_startup_trials`` trials completed (or when nothing was pruned).
-        Otherwise it is the largest step reached by at least ``n_startup_trials`` finished
-        trials, among the steps trials were stopped at.
-        """
-        if n_complete >= self.n_startup_trials or n_complete == len(finished):
-            return None
-        reached = sorted((t.last_step for t in finished if t.last_step is not None), reverse=True)
-        if len(reached) < self.n_startup_trials:
-            return None
-        # The n-th largest last step is reached by at least n trials; the step to fit at is
-        # the last step of a pruned trial at or below it (where observations are).
-        cutoff = reached[self.n_startup_trials - 1]
-        stops = [
-            t.last_step
-            for t in finished
-            if t.state == TrialState.PRUNED and t.last_step is not None and t.last_step <= cutoff
-        ]
-        return max(stops, default=None)
+        return "TPE", self._tpe
 
     def _suits_gp(self, complete: list[FrozenTrial]) -> bool:
         seen: set[str] = set()
@@ -183,42 +142,5 @@ class AutoSampler(Sampler):
 
     def after_trial(self, study: StudyView, trial: FrozenTrial) -> None:
         self._chosen.pop((study.study_name, trial.number), None)
-        for sampler in (self._qmc, self._gp, self._tpe, *self._tpe_at.values()):
+        for sampler in (self._qmc, self._gp, self._tpe):
             sampler.after_trial(study, trial)
-
-
-class _AtBudget(Sampler):
-    """TPE fitted on the values trials reported at one step (see :class:`AutoSampler`)."""
-
-    def __init__(self, tpe: TPESampler, budget: int) -> None:
-        self.tpe = tpe
-        self.budget = budget
-
-    def _view(self, study: StudyView) -> StudyView:
-        return study.restricted(self._rescored)
-
-    def _rescored(self, trials: list[FrozenTrial]) -> list[FrozenTrial]:
-        # A finished trial that reached the budget counts as completed with its value there;
-        # the others keep their state, so pruned ones rank below by how far they got (and a
-        # completed trial that reported nothing keeps its final value).
-        budget = self.budget
-        result = []
-        for trial in trials:
-            if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
-                steps = [s for s in trial.intermediate_values if s >= budget]
-                if steps:
-                    value = trial.intermediate_values[min(steps)]
-                    trial = dataclasses.replace(trial, state=TrialState.COMPLETE, values=[value])
-            result.append(trial)
-        return result
-
-    def sample_relative(self, study: StudyView, trial: FrozenTrial) -> dict[str, Any]:
-        return self.tpe.sample_relative(self._view(study), trial)
-
-    def sample_independent(
-        self, study: StudyView, trial: FrozenTrial, name: str, distribution: Distribution
-    ) -> Any:
-        return self.tpe.sample_independent(self._view(study), trial, name, distribution)
-
-    def after_trial(self, study: StudyView, trial: FrozenTrial) -> None:
-        self.tpe.after_trial(study, trial)
