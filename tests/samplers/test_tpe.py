@@ -350,6 +350,49 @@ def test_constant_liar_spreads_proposals_around_running_trials() -> None:
     assert with_liar > 1.5 * without, (with_liar, without)
 
 
+def _spread_of_simultaneous_asks(constant_liar: bool, seed: int) -> float:
+    """Mean pairwise distance of trials asked before any of them stored its parameters."""
+    sampler = TPESampler(n_startup_trials=5, constant_liar=constant_liar, seed=seed)
+    study = hyperdial.create_study(sampler=sampler)
+
+    def objective(trial: hyperdial.Trial) -> float:
+        x, y = trial.suggest_float("x", 0.0, 1.0), trial.suggest_float("y", 0.0, 1.0)
+        return (x - 0.3) ** 2 + (y - 0.6) ** 2
+
+    study.optimize(objective, n_trials=30, show_progress_bar=False)
+    # Eight workers start at once; each chooses its point before any stores parameters.
+    asked = [study.ask() for _ in range(8)]
+    points = [(t.suggest_float("x", 0.0, 1.0), t.suggest_float("y", 0.0, 1.0)) for t in asked]
+    return float(np.mean([math.dist(a, b) for i, a in enumerate(points) for b in points[:i]]))
+
+
+def test_proposals_are_seen_before_parameters_are_stored() -> None:
+    with_liar = np.mean([_spread_of_simultaneous_asks(True, s) for s in range(3)])
+    without = np.mean([_spread_of_simultaneous_asks(False, s) for s in range(3)])
+    assert with_liar > 1.2 * without, (with_liar, without)
+
+
+def _flat_discrete(trial: hyperdial.Trial) -> float:
+    n = trial.suggest_int("n", 0, 30)
+    return float(n % 3) + (trial.suggest_categorical("c", ["a", "b"]) == "a")
+
+
+def test_workers_on_a_discrete_space_never_take_the_same_point(tmp_path: Any) -> None:
+    study = hyperdial.create_study(
+        storage=f"sqlite:///{tmp_path}/s.db", sampler=TPESampler(n_startup_trials=4, seed=0)
+    )
+    # A near-instant objective: workers often choose at the same moment.
+    study.optimize(_flat_discrete, n_trials=40, n_jobs=3, show_progress_bar=False)
+    assert len(study.trials) == 40
+    # The model's proposals are claimed; the start-up design's Sobol points are not.
+    points = [(t.params["n"], t.params["c"]) for t in study.trials]
+    modelled = [
+        p for t, p in zip(study.trials, points, strict=True) if t.system_attrs["sampler"] == "TPE"
+    ]
+    assert len(modelled) > 30
+    assert len(set(modelled)) == len(modelled)
+
+
 # -- splitting ------------------------------------------------------------------------------------
 
 

@@ -19,6 +19,7 @@ from hyperdial._frozen import FrozenTrial, TrialState
 from hyperdial._view import StudyView
 from hyperdial.exceptions import InvalidValueError
 from hyperdial.samplers._base import Sampler
+from hyperdial.samplers._claims import claim_point
 from hyperdial.samplers._rng import resolve_seed, trial_rng
 from hyperdial.samplers._tpe._observations import (
     Observations,
@@ -40,6 +41,9 @@ _SOBOL_DIMS = 32
 _SOBOL_MAX_LOG2 = 20
 # Per-trial preparations kept for the sample_independent calls that follow sample_relative.
 _MAX_CONTEXTS = 64
+# Trial system attribute with the configuration this sampler proposed: other workers count
+# the trial as running there before its parameters are stored (at its first report).
+_PROPOSAL_KEY = "TPESampler:proposal"
 
 
 @dataclass
@@ -52,7 +56,10 @@ class _Context:
     good: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
     #: The trials from best to worst, as positions in ``rows``.
     order: NDArray[np.intp] = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
-    running: list[FrozenTrial] = field(default_factory=list)
+    #: Parameters of the trials other workers are running, stored or proposed.
+    running: list[dict[str, Any]] = field(default_factory=list)
+    #: Whether other trials were running, stored parameters or not.
+    others_running: bool = False
 
 
 class TPESampler(Sampler):
@@ -86,7 +93,8 @@ class TPESampler(Sampler):
     * **Constant liar.** With ``constant_liar=True``, trials other workers are running count
       as bad observations (as if they had returned the worst value), so parallel workers
       spread out instead of proposing the same point. A running trial is seen once its
-      parameters are stored, which happens at its first report.
+      parameters are stored, or, when other trials were running as it started, as soon as
+      this sampler proposed them (the proposal is published at once).
     * **Joint model.** With ``multivariate=True`` the parameters are modelled jointly. In a
       define-by-run space with ``group=True`` they are partitioned into groups of
       parameters that always occur together, and each group is modelled jointly on the
@@ -105,7 +113,10 @@ class TPESampler(Sampler):
       not proposed: its value is known, so it cannot improve, and without this rule the good
       density soon proposes its best configuration again and again. When every candidate
       repeats one, candidates drawn uniformly are scored instead; only when they all repeat
-      too is a configuration proposed again.
+      too is a configuration proposed again. With ``constant_liar``, each proposal is also
+      claimed atomically in the study's shared state, and a worker that loses the claim
+      proposes again without that configuration, so workers choosing at the same moment
+      never take the same one (the start-up design's points are not claimed).
     * **Changing spaces.** Each parameter is modelled in the distribution of the most
       recent trial that had it; older values outside its range or choices count as
       missing, and new choices get the prior's mass. A parameter asked for with another
@@ -245,12 +256,44 @@ class TPESampler(Sampler):
         with self._lock:
             context = self._context(study, trial, fresh=True)
             proposal: dict[str, Any] = {}
+            finite = False
             if not context.startup and self.multivariate:
-                proposal = self._sample_joint(context, trial)
+                proposal, finite = self._sample_joint(context, trial)
+        if proposal and self.constant_liar:
+            proposal = self._publish(study, trial, context, proposal, finite)
         # One storage write per trial, recording which algorithm proposed it.
         study.set_trial_system_attr(
             trial, "sampler", "TPE-startup" if context.startup else "TPE", defer=True
         )
+        return proposal
+
+    def _publish(
+        self,
+        study: StudyView,
+        trial: FrozenTrial,
+        context: _Context,
+        proposal: dict[str, Any],
+        finite: bool,
+    ) -> dict[str, Any]:
+        """Let other workers see the proposal at once; in a finite space, claim it.
+
+        A trial's parameters are stored at its first report, which may be an epoch away:
+        until then the constant liar of other workers would not see it. In a finite space,
+        workers choosing at the same moment often find the same configuration, so it is
+        claimed atomically in the study's shared state; a trial that loses the claim
+        proposes again without it.
+        """
+        if finite:
+
+            def propose_again(lost: list[dict[str, Any]]) -> dict[str, Any] | None:
+                with self._lock:
+                    return self._sample_joint(context, trial, lost)[0]
+
+            proposal = claim_point(study, trial, "TPESampler", proposal, propose_again)
+        if context.others_running:
+            # Other workers may be choosing now (in a sequential study nobody reads it:
+            # no write).
+            study.set_trial_system_attr(trial, _PROPOSAL_KEY, proposal)
         return proposal
 
     def sample_independent(
@@ -308,7 +351,8 @@ class TPESampler(Sampler):
         # Rows of the trials below the watermark, then of the finished ones after it.
         prefix = observations.prefix_rows.view() if start else None
         rows: list[int] = []
-        running: list[FrozenTrial] = []
+        running: list[dict[str, Any]] = []
+        others_running = False
         row_of = observations.row_of
         complete, pruned, run = TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING
         liar = self.constant_liar
@@ -328,8 +372,12 @@ class TPESampler(Sampler):
                     observations.advance(other, None)
             else:
                 advancing = False
-                if liar and state is run and other.number != trial.number and other.params:
-                    running.append(other)
+                if liar and state is run and other.number != trial.number:
+                    others_running = True
+                    published = other.system_attrs.get(_PROPOSAL_KEY)
+                    params = {**published, **other.params} if published else other.params
+                    if params:
+                        running.append(params)
         selected = np.asarray(rows, dtype=np.intp)
         if prefix is not None:
             selected = np.concatenate((prefix, selected))
@@ -352,11 +400,18 @@ class TPESampler(Sampler):
             good=good,
             order=order,
             running=running,
+            others_running=others_running,
         )
 
     # -- sampling ---------------------------------------------------------------------------
 
-    def _sample_joint(self, context: _Context, trial: FrozenTrial) -> dict[str, Any]:
+    def _sample_joint(
+        self, context: _Context, trial: FrozenTrial, excluded: list[dict[str, Any]] | None = None
+    ) -> tuple[dict[str, Any], bool]:
+        """Propose the model's parameters; also say whether they span a finite space.
+
+        ``excluded`` configurations (claimed by other trials) are not proposed.
+        """
         observations = context.observations
         assert observations is not None
         if self.group:
@@ -366,6 +421,7 @@ class TPESampler(Sampler):
         proposal: dict[str, Any] = {}
         # With one group, a group's values are a whole configuration.
         whole = len(groups) == 1
+        finite = whole
         for names in groups:
             # Model each parameter in the distribution of the latest trial that had it;
             # single-value parameters need no sampling.
@@ -373,9 +429,14 @@ class TPESampler(Sampler):
             if not names:
                 continue
             distributions = [observations.latest[n][1] for n in names]
+            finite = finite and all(dim_of(d).kind != Kind.CONTINUOUS for d in distributions)
             rng = trial_rng(self._seed, trial.number, "tpe", *names)
-            proposal.update(self._sample_group(context, names, distributions, rng, whole=whole))
-        return proposal
+            proposal.update(
+                self._sample_group(
+                    context, names, distributions, rng, whole=whole, excluded=excluded
+                )
+            )
+        return proposal, finite
 
     def _sample_group(
         self,
@@ -385,11 +446,13 @@ class TPESampler(Sampler):
         rng: np.random.Generator,
         *,
         whole: bool = False,
+        excluded: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
         """Propose values for parameters modelled jointly: argmax of l(x) / g(x).
 
         With ``whole``, the parameters make up the whole configuration of a trial, so a
-        candidate equal to a finished or running trial would repeat it.
+        candidate equal to a finished or running trial, or to an ``excluded`` one, would
+        repeat it.
         """
         observations = context.observations
         assert observations is not None
@@ -404,7 +467,7 @@ class TPESampler(Sampler):
         if context.running:
             # Constant liar: running trials count as bad observations.
             lies = np.array(
-                [encode_params(t.params, names, distributions) for t in context.running],
+                [encode_params(params, names, distributions) for params in context.running],
                 dtype=np.float64,
             ).reshape(len(context.running), len(names))
             lies = lies[~np.all(np.isnan(lies), axis=1)]
@@ -430,6 +493,9 @@ class TPESampler(Sampler):
             # a configuration whose value is already known, so those candidates are out;
             # when all are, the prior's candidates (uniform on the grid) are scored.
             seen = np.concatenate((below, above))
+            if excluded:
+                claimed = [encode_params(p, names, distributions) for p in excluded]
+                seen = np.concatenate((seen, np.array(claimed, dtype=np.float64)))
             repeat = _repeats(candidates, seen)
             if repeat.all():
                 candidates, cell_low, cell_high = snap(
