@@ -16,7 +16,14 @@ from hyperdial.samplers import RandomSampler
 from hyperdial.samplers._tpe import TPESampler, default_gamma
 from hyperdial.samplers._tpe._groups import GroupDecomposition, decompose
 from hyperdial.samplers._tpe._observations import dim_of, snap
-from hyperdial.samplers._tpe._parzen import Dim, Kind, ParzenEstimator, local_factors
+from hyperdial.samplers._tpe._parzen import (
+    Dim,
+    Kind,
+    ParzenEstimator,
+    local_factors,
+    minimum_bandwidth,
+)
+from hyperdial.samplers._tpe._sampler import RECENT_FULL_WEIGHT, recency_weights
 from hyperdial.samplers._tpe._split import split_trials
 from hyperdial.space import Categorical, Distribution, Float, Int
 from hyperdial.testing.samplers import DISTRIBUTIONS, SamplerCase, SamplerConformance
@@ -589,6 +596,7 @@ def _reference_log_pdf(
     low: np.ndarray,
     high: np.ndarray,
     prior_weight: float,
+    weights: np.ndarray | None = None,
 ) -> np.ndarray:
     """The mixture density written out kernel by kernel, from the estimator's parameters."""
     from scipy.special import logsumexp, ndtr
@@ -596,6 +604,7 @@ def _reference_log_pdf(
 
     mu, sigma, missing = estimator._mu, estimator._sigma, estimator._missing
     n = estimator.n_observations
+    w_obs = np.ones(n) if weights is None else weights
     out = []
     for c in range(len(x)):
         uniform = 0.0
@@ -631,8 +640,8 @@ def _reference_log_pdf(
                     b = estimator._cat_bandwidth[j]
                     same = x[c, j] == m
                     log_k += math.log(1.0 - b + b / dim.size if same else b / dim.size)
-            components.append(log_k)
-        out.append(float(logsumexp(components)) - math.log(n + prior_weight))
+            components.append(math.log(w_obs[i]) + log_k)
+        out.append(float(logsumexp(components)) - math.log(w_obs.sum() + prior_weight))
     return np.array(out)
 
 
@@ -667,6 +676,58 @@ def test_parzen_log_pdf_matches_the_mixture_written_out(rule: str | float, adapt
     x, low, high = snap(dists, estimator.sample(rng, 30))
     expected = _reference_log_pdf(estimator, dims, x, low, high, prior_weight=1.5)
     np.testing.assert_allclose(estimator.log_pdf(x, low, high), expected, rtol=1e-10)
+
+
+def test_parzen_log_pdf_weighs_each_observation_by_its_weight() -> None:
+    rng = np.random.default_rng(2)
+    dists: list[Distribution] = [Float(0.0, 1.0), Int(0, 8), Categorical(["a", "b", "c"])]
+    dims = [dim_of(d) for d in dists]
+    n = 30
+    observations = np.stack(
+        [
+            rng.random(n),
+            np.array([dists[1].to_unit(v) for v in rng.integers(0, 9, n)]),
+            rng.integers(0, 3, n).astype(float),
+        ],
+        axis=1,
+    )
+    weights = recency_weights(rng.permutation(n).astype(float))
+    estimator = ParzenEstimator(
+        observations, dims, prior_weight=1.0, bandwidth="scott", weights=weights
+    )
+    x, low, high = snap(dists, estimator.sample(rng, 20))
+    expected = _reference_log_pdf(estimator, dims, x, low, high, 1.0, weights)
+    np.testing.assert_allclose(estimator.log_pdf(x, low, high), expected, rtol=1e-10)
+    unweighted = ParzenEstimator(observations, dims, prior_weight=1.0, bandwidth="scott")
+    assert not np.allclose(unweighted.log_pdf(x, low, high), expected)
+
+
+def test_recency_weights_forget_old_observations_linearly() -> None:
+    # Up to RECENT_FULL_WEIGHT observations weigh the same; beyond, the oldest weigh
+    # 1 / m rising linearly, and running trials (number inf) count as the newest.
+    np.testing.assert_array_equal(recency_weights(np.arange(25.0)), np.ones(25))
+    numbers = np.concatenate((np.arange(40.0)[::-1], [np.inf]))
+    weights = recency_weights(numbers)
+    m = len(numbers)
+    by_age = weights[np.argsort(numbers)]
+    np.testing.assert_allclose(by_age[: m - RECENT_FULL_WEIGHT], np.linspace(1 / m, 1, 16))
+    np.testing.assert_array_equal(by_age[m - RECENT_FULL_WEIGHT :], 1.0)
+    assert weights[-1] == 1.0 and weights[39] == pytest.approx(1 / m)
+
+
+def test_magic_clip_keeps_kernels_as_wide_as_the_spacing_of_the_observations() -> None:
+    # A rule asking for far narrower kernels gets the narrowest allowed: 1 / (n + 1) with
+    # the magic clip (in every dimension), MIN_BANDWIDTH without.
+    observations = np.full((5, 2), 0.4)
+    dims = [Dim(Kind.CONTINUOUS)] * 2
+    clipped = ParzenEstimator(observations, dims, prior_weight=1.0, bandwidth=1e-3, magic_clip=True)
+    np.testing.assert_allclose(clipped._sigma, 1.0 / 6.0)
+    free = ParzenEstimator(observations, dims, prior_weight=1.0, bandwidth=1e-3)
+    np.testing.assert_allclose(free._sigma, 0.01)
+    # The "hyperopt" rule always clips; from 99 observations on, the clip is the floor.
+    assert minimum_bandwidth(500, Dim(Kind.CONTINUOUS), True) == pytest.approx(0.01)
+    assert minimum_bandwidth(5, Dim(Kind.DISCRETE, 4), True) == pytest.approx(1.0 / 6.0)
+    assert minimum_bandwidth(5, Dim(Kind.DISCRETE, 4)) == pytest.approx(0.125)
 
 
 def test_adaptive_kernels_narrow_where_observations_crowd() -> None:

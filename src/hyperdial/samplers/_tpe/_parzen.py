@@ -25,7 +25,11 @@ kernel). All dimensions live in the unit cube, so log parameters are already in 
 
 Kernel widths follow one rule per dimension (see :func:`numeric_bandwidths`); optionally,
 in continuous dimensions, each kernel scales its width by how crowded its neighbourhood is
-(see :func:`local_factors`).
+(see :func:`local_factors`). Optionally, no kernel is narrower than the magic clip (see
+:func:`minimum_bandwidth`).
+
+Observations may carry weights (TPE weighs older trials less, see the sampler); the prior
+keeps its own weight.
 
 An observation may miss a dimension (NaN): a conditional parameter the trial did not have,
 or a value outside the current range. Its kernel is then uniform in that dimension, so the
@@ -81,12 +85,16 @@ class ParzenEstimator:
         observations: ``(n, d)`` array: unit-cube coordinates for numeric dimensions, choice
             indices for categorical ones, NaN where an observation misses a dimension.
         dims: The ``d`` dimensions.
-        prior_weight: Weight of the prior component; each observation weighs 1.
+        prior_weight: Weight of the prior component.
         bandwidth: ``"scott"``, ``"hyperopt"`` or a positive factor; see
             :func:`numeric_bandwidths`.
         adaptive: With the ``"scott"`` or a fixed-factor rule, scale each kernel's width in
             the continuous dimensions by its :func:`local_factors` (a variable-kernel
             estimate); ignored by ``"hyperopt"``, which already gives each kernel its own.
+        weights: ``(n,)`` positive weight of each observation in the mixture; 1 each by
+            default.
+        magic_clip: Keep every numeric kernel at least as wide as the magic clip (see
+            :func:`minimum_bandwidth`); always on with ``"hyperopt"``.
 
     Example:
         >>> import numpy as np
@@ -105,14 +113,16 @@ class ParzenEstimator:
         prior_weight: float,
         bandwidth: str | float,
         adaptive: bool = False,
+        weights: NDArray[np.float64] | None = None,
+        magic_clip: bool = False,
     ) -> None:
         n, d = observations.shape
         self._n: int = int(n)
         self._dims = list(dims)
         self._missing = missing = np.isnan(observations)
         any_missing = bool(missing.any())
-        weights = np.append(np.ones(n), prior_weight)
-        self._weights = weights / weights.sum()
+        mixture = np.append(np.ones(n) if weights is None else weights, prior_weight)
+        self._weights = mixture / mixture.sum()
         self._log_weights = np.log(self._weights)
         # Kernel centres (NaN replaced so the arithmetic stays finite; those kernels are
         # uniform in that dimension anyway) and bandwidths (unused in categorical ones).
@@ -138,8 +148,9 @@ class ParzenEstimator:
         # The "hyperopt" rule gives each kernel its own width, the others one per dimension.
         per_kernel = bandwidth == "hyperopt"
         if numeric_dims:
+            clip = magic_clip or bandwidth == "hyperopt"
             minimum = np.array(
-                [minimum_bandwidth(int(counts[j]), self._dims[j], bandwidth) for j in numeric_dims]
+                [minimum_bandwidth(int(counts[j]), self._dims[j], clip) for j in numeric_dims]
             )
             if per_kernel:
                 for j in numeric_dims:
@@ -381,12 +392,27 @@ class _DiscreteLookup:
         return table
 
 
-def minimum_bandwidth(n: int, dim: Dim, rule: str | float) -> float:
-    """Return the narrowest kernel allowed in a numeric dimension with ``n`` observations."""
+def minimum_bandwidth(n: int, dim: Dim, magic_clip: bool = False) -> float:
+    """Return the narrowest kernel allowed in a numeric dimension with ``n`` observations.
+
+    Never narrower than ``MIN_BANDWIDTH``, nor than half a cell in a discrete dimension;
+    with ``magic_clip``, nor than the magic clip of Bergstra et al. (2011, Sec. 4), the
+    range over ``min(100, n + 1)``, which Hyperopt and Optuna apply to every kernel: a
+    density fitted to ``n`` observations then has no kernel narrower than the spacing of
+    ``n + 1`` evenly spread points.
+
+    Args:
+        n: Observations of the density that have this dimension.
+        dim: The dimension.
+        magic_clip: Apply the magic clip.
+
+    Example:
+        >>> dim = Dim(Kind.CONTINUOUS)
+        >>> minimum_bandwidth(9, dim), minimum_bandwidth(9, dim, magic_clip=True)
+        (0.01, 0.1)
+    """
     minimum = MIN_BANDWIDTH
-    if rule == "hyperopt":
-        # Magic clip (Bergstra et al., 2011, Sec. 4): no kernel narrower than the range
-        # over (number of observations + 1).
+    if magic_clip:
         minimum = max(minimum, 1.0 / min(100.0, n + 1.0))
     if dim.kind == Kind.DISCRETE:
         # At least half a cell, so a kernel always reaches its neighbouring values.

@@ -44,6 +44,9 @@ _MAX_CONTEXTS = 64
 # Trial system attribute with the configuration this sampler proposed: other workers count
 # the trial as running there before its parameters are stored (at its first report).
 _PROPOSAL_KEY = "TPESampler:proposal"
+#: The most recent observations of a density that keep full weight (Hyperopt's linear
+#: forgetting, see recency_weights).
+RECENT_FULL_WEIGHT = 25
 
 
 @dataclass
@@ -80,7 +83,12 @@ class TPESampler(Sampler):
     optimum, keep wide kernels. Integer and stepped parameters get a discrete Gaussian
     kernel that, like the Aitchison-Aitken kernel, keeps part of its mass (shrinking as
     trials accumulate) on every value, so the search keeps trying other values of a small
-    grid.
+    grid. The bad density ``g``, a smooth model of where the bad trials are, has no kernel
+    narrower than the magic clip of Bergstra et al. (2011), ``1 / min(100, n + 1)`` of the
+    range for ``n`` observations, as in Hyperopt and Optuna; the good density keeps its
+    adaptive widths, which the clip would widen while there are few good trials. In both
+    densities, observations older than the 25 newest weigh less and less (Hyperopt's linear
+    forgetting), so ``g`` follows where the search is now.
 
     * **Start-up.** Until ``n_startup_trials`` trials have finished (COMPLETE or PRUNED),
       trial ``n`` takes point ``n`` of a scrambled Sobol sequence (the ``k``-th parameter a
@@ -142,12 +150,13 @@ class TPESampler(Sampler):
         bandwidth: Kernel width rule for numeric parameters, in the unit cube: ``"scott"``
             (Scott's rule for a ``d``-dimensional kernel on the spread of the observations
             pooled with the prior, so that a few close observations cannot collapse the
-            density), ``"hyperopt"`` (distance to the neighbouring observations with the
-            magic clip ``1 / min(100, n + 1)``, Bergstra et al., 2011), or a positive float
-            ``c`` for the fixed width ``c * n ** (-1 / (d + 4))``. With ``"scott"`` or
-            ``c``, the good density's continuous kernels then scale the rule's width by
-            their neighbourhood's crowding (see above). Kernels are never narrower than
-            0.01, nor than half a cell for integers and stepped floats.
+            density), ``"hyperopt"`` (distance to the neighbouring observations, Bergstra et
+            al., 2011), or a positive float ``c`` for the fixed width
+            ``c * n ** (-1 / (d + 4))``. With ``"scott"`` or ``c``, the good density's
+            continuous kernels then scale the rule's width by their neighbourhood's crowding
+            (see above). Kernels are never narrower than 0.01, nor than half a cell for
+            integers and stepped floats, nor than the magic clip ``1 / min(100, n + 1)`` in
+            the bad density, and with ``"hyperopt"`` in both.
         seed: Same seed, same trials; copies of the sampler in parallel workers still
             propose different points.
 
@@ -464,6 +473,9 @@ class TPESampler(Sampler):
             good = self._good_among(context, informative)
         below = x[informative & good]
         above = x[informative & ~good]
+        numbers = observations.rank_keys()[context.rows, 3]
+        below_numbers = numbers[informative & good]
+        above_numbers = numbers[informative & ~good]
         if context.running:
             # Constant liar: running trials count as bad observations.
             lies = np.array(
@@ -472,14 +484,34 @@ class TPESampler(Sampler):
             ).reshape(len(context.running), len(names))
             lies = lies[~np.all(np.isnan(lies), axis=1)]
             above = np.concatenate((above, lies))
+            # Running trials are the newest observations.
+            above_numbers = np.concatenate((above_numbers, np.full(len(lies), np.inf)))
         dims = [dim_of(d) for d in distributions]
         weight, rule = float(self.prior_weight), self.bandwidth
         # The good density gets adaptive kernels (see local_factors): its few observations
         # often sit at several optima or in one tight cluster, which one width per
         # dimension describes poorly. The bad density covers most of the space and keeps
         # the fixed widths.
-        l_x = ParzenEstimator(below, dims, prior_weight=weight, bandwidth=rule, adaptive=True)
-        g_x = ParzenEstimator(above, dims, prior_weight=weight, bandwidth=rule)
+        l_x = ParzenEstimator(
+            below,
+            dims,
+            prior_weight=weight,
+            bandwidth=rule,
+            adaptive=True,
+            weights=recency_weights(below_numbers),
+        )
+        # The magic clip on g only: g has many observations, so the clip only stops a pile
+        # of bad trials at one value from making g a spike there; on l, with a handful of
+        # observations, it would widen the kernels the most exactly while the search is
+        # young, which costs more early on than it brings later.
+        g_x = ParzenEstimator(
+            above,
+            dims,
+            prior_weight=weight,
+            bandwidth=rule,
+            weights=recency_weights(above_numbers),
+            magic_clip=True,
+        )
         candidates, cell_low, cell_high = snap(distributions, l_x.sample(rng, self.n_ei_candidates))
         # Bergstra et al. (2011), Sec. 4: EI is monotone in l(x) / g(x), so maximize
         # log l(x) - log g(x) over candidates drawn from l.
@@ -551,6 +583,38 @@ class TPESampler(Sampler):
             engine = qmc.Sobol(_SOBOL_DIMS, scramble=True, seed=self._seed)
             self._sobol = engine.random_base2(log2)
         return float(self._sobol[index, coordinate])
+
+
+def recency_weights(numbers: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Return the mixture weight of each observation of a density, from its trial number.
+
+    Hyperopt's linear forgetting (Bergstra, Yamins and Cox, 2013; the default weighting of
+    Hyperopt's and Optuna's TPE, the "old-decay" weighting of Watanabe, 2023, Sec. 3): the
+    ``RECENT_FULL_WEIGHT`` newest observations weigh 1, older ones weigh less and less, down
+    to ``1 / m`` for the oldest of ``m``. The bad density gathers nearly every trial, most
+    of them from the early, widely spread search; forgetting them slowly lets ``g`` follow
+    where the search is now, so the ratio ``l / g`` keeps telling apart the good region
+    from the bad trials around it instead of from the start-up design. With the default
+    ``gamma`` the good density never has more than 25 observations, so it keeps equal
+    weights.
+
+    Args:
+        numbers: ``(m,)`` trial numbers of the observations (``inf`` for running trials,
+            the newest).
+
+    Example:
+        >>> recency_weights(np.arange(3.0))
+        array([1., 1., 1.])
+        >>> w = recency_weights(np.arange(30.0)[::-1])
+        >>> float(w[-1]), float(w[0])
+        (0.03333333333333333, 1.0)
+    """
+    m = len(numbers)
+    weights = np.ones(m)
+    if m > RECENT_FULL_WEIGHT:
+        oldest = np.argsort(numbers, kind="stable")[: m - RECENT_FULL_WEIGHT]
+        weights[oldest] = np.linspace(1.0 / m, 1.0, m - RECENT_FULL_WEIGHT)
+    return weights
 
 
 def _repeats(candidates: NDArray[np.float64], seen: NDArray[np.float64]) -> NDArray[np.bool_]:
