@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# The scikit-learn models warn (convergence, say) on parts of their search spaces.
+pytestmark = pytest.mark.filterwarnings("ignore")
 
 
 @pytest.fixture(scope="module")
@@ -23,10 +25,8 @@ def problems() -> Any:
     sys.path.insert(0, str(ROOT))
     try:
         from benchmarks.samplers import problems as module
-        from benchmarks.samplers.runners import quiet
     finally:
         sys.path.remove(str(ROOT))
-    quiet()
     return module.PROBLEMS
 
 
