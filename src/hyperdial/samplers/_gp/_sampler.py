@@ -204,10 +204,12 @@ class GPSampler(Sampler):
             params = self._startup.sample_relative(study, trial)
             if params and self.consider_running_trials:
                 # Other workers' models may already run: they must see this point as taken
-                # (published), also before they read it (claimed; a start-up point keeps its
-                # place in the Sobol sequence even if a model's proposal claimed it first).
+                # (published) and, in a finite space, not take it before they read it
+                # (claimed; a start-up point keeps its place in the Sobol sequence even if a
+                # model's proposal claimed it first).
                 study.set_trial_system_attr(trial, _PROPOSAL_KEY, params)
-                claim_point(study, trial, "GPSampler", params, lambda lost: None)
+                if self._finite_startup_space(study, params):
+                    claim_point(study, trial, "GPSampler", params, lambda lost: None)
             return params
         study.set_trial_system_attr(trial, "sampler", "GP", defer=True)
         return params
@@ -225,6 +227,13 @@ class GPSampler(Sampler):
         at random.
         """
         return _search_space(list(complete))[0]
+
+    def _finite_startup_space(self, study: StudyView, params: dict[str, Any]) -> bool:
+        # The start-up design's parameters take the distributions of the completed trial
+        # that fixed its space (there is one, or the design would have proposed nothing).
+        complete = study.get_trials(states=(TrialState.COMPLETE,))
+        space = {n: d for t in complete[:1] for n, d in t.distributions.items() if n in params}
+        return len(space) == len(params) and is_finite(space)
 
     def _settle(self, study: StudyView, trial: FrozenTrial, proposal: _Proposal) -> dict[str, Any]:
         """Publish the trial's point so that no other worker takes it; return the point.

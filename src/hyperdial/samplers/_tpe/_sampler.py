@@ -430,7 +430,7 @@ class TPESampler(Sampler):
         proposal: dict[str, Any] = {}
         # With one group, a group's values are a whole configuration.
         whole = len(groups) == 1
-        finite = whole
+        finite = False
         for names in groups:
             # Model each parameter in the distribution of the latest trial that had it;
             # single-value parameters need no sampling.
@@ -438,11 +438,11 @@ class TPESampler(Sampler):
             if not names:
                 continue
             distributions = [observations.latest[n][1] for n in names]
-            finite = finite and all(dim_of(d).kind != Kind.CONTINUOUS for d in distributions)
+            finite = whole and all(dim_of(d).kind != Kind.CONTINUOUS for d in distributions)
             rng = trial_rng(self._seed, trial.number, "tpe", *names)
             proposal.update(
                 self._sample_group(
-                    context, names, distributions, rng, whole=whole, excluded=excluded
+                    context, names, distributions, rng, finite=finite, excluded=excluded
                 )
             )
         return proposal, finite
@@ -454,14 +454,14 @@ class TPESampler(Sampler):
         distributions: list[Distribution],
         rng: np.random.Generator,
         *,
-        whole: bool = False,
+        finite: bool = False,
         excluded: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
         """Propose values for parameters modelled jointly: argmax of l(x) / g(x).
 
-        With ``whole``, the parameters make up the whole configuration of a trial, so a
-        candidate equal to a finished or running trial, or to an ``excluded`` one, would
-        repeat it.
+        With ``finite``, the parameters make up the whole configuration of a trial and have
+        finitely many values, so a candidate equal to a finished or running trial, or to an
+        ``excluded`` one, would repeat it.
         """
         observations = context.observations
         assert observations is not None
@@ -518,7 +518,7 @@ class TPESampler(Sampler):
         score = l_x.log_pdf(candidates, cell_low, cell_high) - g_x.log_pdf(
             candidates, cell_low, cell_high
         )
-        if whole and all(d.kind != Kind.CONTINUOUS for d in dims):
+        if finite:
             # On a finite grid, the good density soon puts most candidates on the best
             # configuration found, and the ratio picks it again and again. The expected
             # improvement that l / g stands for (Bergstra et al., 2011, Sec. 4) is zero at
