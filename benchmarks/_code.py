@@ -10,11 +10,11 @@ from __future__ import annotations
 import ast
 import hashlib
 import importlib.metadata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import cache
 from pathlib import Path
 
-__all__ = ["digest", "hyperdial_source", "release"]
+__all__ = ["definition_digest", "digest", "hyperdial_source", "release"]
 
 
 def digest(paths: Iterable[Path]) -> str:
@@ -27,6 +27,11 @@ def digest(paths: Iterable[Path]) -> str:
 
 def _code_only(path: Path) -> str:
     """Return a module's syntax tree without docstrings (comments are not in it)."""
+    return ast.dump(_syntax_tree(path))
+
+
+def _syntax_tree(path: Path) -> ast.Module:
+    """Return a module's syntax tree without docstrings."""
     tree = ast.parse(path.read_text())
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
@@ -38,7 +43,7 @@ def _code_only(path: Path) -> str:
             and isinstance(body[0].value.value, str)
         ):
             node.body = body[1:] or [ast.Pass()]
-    return ast.dump(tree)
+    return tree
 
 
 @cache
@@ -58,3 +63,42 @@ def hyperdial_source() -> str:
 def release(package: str) -> str:
     """Return ``"<package> <version>"`` for an installed distribution."""
     return f"{package} {importlib.metadata.version(package)}"
+
+
+def definition_digest(path: Path, is_root: Callable[[ast.AST], bool]) -> str:
+    """Return a short digest of the module code a definition depends on, docs aside.
+
+    The roots are the nodes of ``path`` for which ``is_root`` holds (a problem's entry in a
+    table, say). To them are added, transitively, the module's top-level functions, classes
+    and assignments whose names they use. An edit elsewhere in the module (another problem)
+    leaves the digest alone; one to anything the roots call changes it.
+    """
+    tree = _syntax_tree(path)
+    defined: dict[str, ast.stmt] = {}
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            defined[node.name] = node
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                for name in ast.walk(target):
+                    if isinstance(name, ast.Name):
+                        defined[name.id] = node
+    pending = [node for node in ast.walk(tree) if is_root(node)]
+    if not pending:
+        raise ValueError(f"no definition in {path.name} matches {is_root!r}")
+    seen: dict[int, ast.AST] = {}
+    while pending:
+        node = pending.pop()
+        if id(node) in seen:
+            continue
+        seen[id(node)] = node
+        for name in ast.walk(node):
+            if isinstance(name, ast.Name) and name.id in defined:
+                pending.append(defined[name.id])
+    # The roots (nested inside a table) first, then the definitions in file order.
+    parts = sorted(seen.values(), key=lambda n: (getattr(n, "lineno", 0), ast.dump(n)))
+    sha = hashlib.sha256()
+    for node in parts:
+        sha.update(ast.dump(node).encode() + b"\0")
+    return sha.hexdigest()[:12]

@@ -60,3 +60,51 @@ def test_model_choice_logistic_l1_is_deterministic(problems: Any) -> None:
     params = {"model": "logreg", "lr_C": 81.76, "lr_penalty": "l1"}
     values = {objective(params) for _ in range(4)}
     assert len(values) == 1, values
+
+
+@pytest.fixture(scope="module")
+def problem_code() -> Any:
+    sys.path.insert(0, str(ROOT))
+    try:
+        from benchmarks.samplers.runners import problem_code as function
+    finally:
+        sys.path.remove(str(ROOT))
+    return function
+
+
+def _edited(tmp_path: Path, old: str, new: str) -> Path:
+    source = (ROOT / "benchmarks" / "samplers" / "problems.py").read_text()
+    assert source.count(old) == 1, old
+    path = tmp_path / f"problems_{len(list(tmp_path.iterdir()))}.py"
+    path.write_text(source.replace(old, new))
+    return path
+
+
+def test_a_problem_s_records_survive_an_edit_of_another_problem(
+    problem_code: Any, tmp_path: Path
+) -> None:
+    # Stored benchmark runs are keyed by the code of their own problem: changing the SVC
+    # problem redoes its runs (and the conditional problem's, which shares its loss) only.
+    original = ROOT / "benchmarks" / "samplers" / "problems.py"
+    edited = _edited(tmp_path, 'SVC(C=p["C"], gamma=p["gamma"])', 'SVC(C=p["C"], gamma=1.0)')
+    assert problem_code("svc", edited) != problem_code("svc", original)
+    for name in ("branin", "mlp", "elasticnet", "model_choice"):
+        assert problem_code(name, edited) == problem_code(name, original), name
+    shared = _edited(
+        tmp_path,
+        "def _auc_loss(",
+        "def _auc_loss(*_: Any) -> float:\n    return 0.0\n\n\ndef _old_auc_loss(",
+    )
+    for name in ("svc", "model_choice"):
+        assert problem_code(name, shared) != problem_code(name, original), name
+    assert problem_code("branin", shared) == problem_code("branin", original)
+
+
+def test_a_problem_s_key_ignores_docstrings(problem_code: Any, tmp_path: Path) -> None:
+    original = ROOT / "benchmarks" / "samplers" / "problems.py"
+    edited = _edited(
+        tmp_path,
+        "def make_svc() -> Callable[[Params], float]:\n",
+        'def make_svc() -> Callable[[Params], float]:\n    """Reworded."""\n',
+    )
+    assert problem_code("svc", edited) == problem_code("svc", original)

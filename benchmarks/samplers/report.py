@@ -48,7 +48,11 @@ def load_records(path: Path) -> list[dict[str, Any]]:
 
 def current_records(path: Path) -> list[dict[str, Any]]:
     """Return the records made by the code now installed (see ``code_version``)."""
-    return [r for r in load_records(path) if r.get("code") == code_version(r["sampler"])]
+    return [
+        r
+        for r in load_records(path)
+        if r.get("code") == code_version(r["sampler"], r.get("problem"))
+    ]
 
 
 def report_budgets(budget: int) -> list[int]:

@@ -12,7 +12,7 @@ report can be rebuilt from whatever is there (``--report-only``). Each record na
 that made it (:func:`benchmarks.samplers.runners.code_version`); records of other code are
 run again and left out of the report. ``results/raw/samplers.jsonl`` is kept in the
 repository, so that after a change to hyperdial only hyperdial's samplers need running
-again: the competitors' records stay valid until their version or the problems change.
+again: the competitors' records stay valid until their version or their problem's code changes.
 
 Usage, from the repository root:
     python -m benchmarks.samplers.run --jobs 2          # full run, writes results/samplers*.md

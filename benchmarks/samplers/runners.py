@@ -18,6 +18,7 @@ Tuners (``SAMPLERS``):
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import functools
 import logging
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-from benchmarks._code import digest, hyperdial_source, release
+from benchmarks._code import definition_digest, digest, hyperdial_source, release
 from benchmarks.samplers.problems import PROBLEMS, Param
 
 SAMPLERS = [
@@ -328,17 +329,18 @@ def make_tuner(sampler: str, space: Sequence[Param], seed: int) -> Tuner:
 
 
 @functools.cache
-def code_version(sampler: str) -> str:
-    """Return what a run of ``sampler`` depends on: the tuner's code and the problems'.
+def code_version(sampler: str, problem: str | None = None) -> str:
+    """Return what a run of ``sampler`` depends on: the tuner's code and the problem's.
 
     Stored with each record, so that a resumed run redoes (and the report ignores) a record
     made by other code: for hyperdial's samplers a digest of hyperdial's code (docs aside), for the
-    competitors their package's version, and for all a digest of the problem definitions
-    with the scikit-learn version. Competitors' records therefore stay valid while
-    hyperdial changes, and only hyperdial's samplers need running again.
+    competitors their package's version, and for all a digest of the problem's definition
+    (:func:`problem_code`; the whole of ``problems.py`` when no problem is named, as for the
+    ask-time records) with the scikit-learn version. Competitors' records therefore stay
+    valid while hyperdial changes, and a change to one problem redoes only its runs.
     """
     problems = (
-        f"problems {digest([Path(__file__).with_name('problems.py')])}, {release('scikit-learn')}"
+        problem_code(problem) if problem is not None else (f"problems {digest([_PROBLEMS_FILE])}")
     )
     family = sampler.split("-")[0]
     if family == "hyperdial":
@@ -347,7 +349,31 @@ def code_version(sampler: str) -> str:
         tuner = release(family)
     else:  # plain random search, drawn here with NumPy
         tuner = f"numpy {np.__version__}"
-    return f"{tuner}; {problems}"
+    return f"{tuner}; {problems}, {release('scikit-learn')}"
+
+
+_PROBLEMS_FILE = Path(__file__).with_name("problems.py")
+
+
+def problem_code(name: str, path: Path = _PROBLEMS_FILE) -> str:
+    """Return ``"problem <name> <digest>"`` over the code that defines one problem.
+
+    The digest covers the problem's entry in ``PROBLEMS`` and every function, class and
+    constant of ``problems.py`` it uses, directly or not (see
+    :func:`benchmarks._code.definition_digest`), docstrings and comments aside.
+    """
+
+    def is_entry(node: ast.AST) -> bool:
+        return (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "Problem"
+            and bool(node.args)
+            and isinstance(node.args[0], ast.Constant)
+            and node.args[0].value == name
+        )
+
+    return f"problem {name} {definition_digest(path, is_entry)}"
 
 
 def run_job(problem_name: str, sampler: str, seed: int, budget: int) -> dict[str, Any]:
@@ -392,5 +418,5 @@ def run_job(problem_name: str, sampler: str, seed: int, budget: int) -> dict[str
         "ask_cpu_s": ask_cpu,
         "wall_s": time.perf_counter() - start,
         "cpu_s": time.process_time() - start_cpu,
-        "code": code_version(sampler),
+        "code": code_version(sampler, problem_name),
     }
