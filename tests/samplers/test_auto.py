@@ -56,6 +56,19 @@ def test_tpe_for_branches_no_categorical_explains() -> None:
     assert labels(study)[6:] == ["TPE"] * 4
 
 
+def test_tpe_for_branches_an_integer_explains() -> None:
+    # The GP models layer widths under a number of layers, but the rule leaves such spaces
+    # to TPE (see AutoSampler's docstring).
+    def objective(trial: hyperdial.Trial) -> float:
+        n = trial.suggest_int("n_layers", 1, 3)
+        return sum(trial.suggest_int(f"w{i}", 16, 256, log=True) for i in range(n)) / 100
+
+    study = hyperdial.create_study(sampler=AutoSampler(seed=0, n_startup_trials=6))
+    study.optimize(objective, n_trials=10, show_progress_bar=False)
+    assert len({t.params["n_layers"] for t in study.trials[:6]}) > 1
+    assert labels(study)[6:] == ["TPE"] * 4
+
+
 def test_tpe_for_large_categoricals_and_pruned_studies() -> None:
     def many_choices(trial: hyperdial.Trial) -> float:
         return float(trial.suggest_categorical("c", list(range(20))))

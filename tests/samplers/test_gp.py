@@ -14,7 +14,7 @@ from scipy import special
 
 import hyperdial
 from hyperdial import TrialState
-from hyperdial.exceptions import InvalidValueError, TrialPruned
+from hyperdial.exceptions import InvalidSpaceError, InvalidValueError, TrialPruned
 from hyperdial.samplers import RandomSampler
 from hyperdial.samplers._gp import GPSampler
 from hyperdial.samplers._gp._acquisition import LogEI, log_augmentation, log_h
@@ -408,6 +408,66 @@ def test_conditions_are_inferred_from_the_history() -> None:
     space, conditions = _search_space(complete)
     assert set(space) == {"x", "family", "lr", "depth"}
     assert conditions == {"lr": ("family", ["a"]), "depth": ("family", ["b"])}
+
+
+def test_an_integer_parent_switches_its_children() -> None:
+    # Layer widths under a number of layers: width i is active when n_layers > i.
+    space = {"n_layers": Int(1, 4), "w0": Int(16, 256, log=True), "w1": Int(16, 256, log=True)}
+    encoded = EncodedSpace(space, {"w1": ("n_layers", [2, 3, 4])})
+    col = {name: j for j, name in enumerate(encoded.names)}
+    one = encoded.encode({"n_layers": 1, "w0": 64, "w1": 100})
+    assert one is not None and one[col["w1"]] == 0.5  # inactive: the filler
+    assert encoded.decode(one) == {"n_layers": 1, "w0": 64}
+    three = encoded.encode({"n_layers": 3, "w0": 64, "w1": 100})
+    assert three is not None and encoded.decode(three) == {"n_layers": 3, "w0": 64, "w1": 100}
+    assert encoded.encode({"n_layers": 2, "w0": 64}) is None  # w1 active but missing
+    rng = np.random.default_rng(0)
+    rows = np.vstack([encoded.from_unit_cube(rng.random((200, 3))), encoded.neighbors(one, rng)])
+    rows = np.vstack([rows, encoded.perturb(rows, 200, rng)])
+    for r in rows:
+        params = encoded.decode(r)
+        assert ("w1" in params) == (params["n_layers"] >= 2), params
+    # A neighbour that adds a layer switches its width on.
+    assert any("w1" in encoded.decode(r) for r in encoded.neighbors(one, rng))
+    with pytest.raises(InvalidSpaceError, match="parent"):
+        EncodedSpace({"x": Float(0, 1), "y": Float(0, 1)}, {"y": ("x", [0.5])})
+
+
+def test_conditions_on_an_integer_are_inferred_and_extended_beyond_the_values_seen() -> None:
+    study = hyperdial.create_study(sampler=RandomSampler(seed=0))
+
+    def objective(trial: Trial) -> float:
+        # Completed trials have 1 to 3 layers; a width seen with 2 and 3 layers (never
+        # with 1) is active with 4 as well, so the GP may propose a fourth layer.
+        n = trial.suggest_int("n_layers", 1, 4)
+        if n == 4:
+            raise TrialPruned()
+        return sum(trial.suggest_int(f"w{i}", 16, 256, log=True) for i in range(n)) / 100
+
+    study.optimize(objective, n_trials=30, show_progress_bar=False)
+    complete = study.get_trials(states=(TrialState.COMPLETE,))
+    space, conditions = _search_space(complete)
+    assert set(space) == {"n_layers", "w0", "w1", "w2"}
+    assert conditions == {"w1": ("n_layers", [2, 3, 4]), "w2": ("n_layers", [3, 4])}
+    assert GPSampler().conditional_parents(complete) == {"w1": "n_layers", "w2": "n_layers"}
+
+
+def test_widths_under_a_number_of_layers_are_modelled() -> None:
+    # The best network has two layers of 128 units; the GP proposes every width it needs.
+    def objective(trial: Trial) -> float:
+        n = trial.suggest_int("n_layers", 1, 3)
+        widths = [trial.suggest_int(f"w{i}", 16, 256, log=True) for i in range(n)]
+        return (n - 2) ** 2 + sum((math.log2(w) - 7) ** 2 for w in widths) / n
+
+    sampler = GPSampler(seed=0, n_startup_trials=8, **FAST)
+    study = hyperdial.create_study(sampler=sampler)
+    study.optimize(objective, n_trials=30, show_progress_bar=False)
+    for trial in study.get_trials()[8:]:
+        proposal = trial.system_attrs.get("GPSampler:proposal")
+        assert isinstance(proposal, dict), trial.number
+        assert set(proposal) == {"n_layers"} | {f"w{i}" for i in range(proposal["n_layers"])}
+    assert study.best_params["n_layers"] == 2
+    assert study.best_value < 0.1
 
 
 def test_branch_parameters_are_modelled() -> None:

@@ -25,7 +25,7 @@ from hyperdial.samplers._gp._threads import single_threaded_blas
 from hyperdial.samplers._gp._warping import warp_objective
 from hyperdial.samplers._qmc import QMCSampler
 from hyperdial.samplers._rng import resolve_seed, trial_rng
-from hyperdial.space import Categorical, Distribution
+from hyperdial.space import Categorical, Distribution, Float, Int
 
 __all__ = ["GPSampler"]
 
@@ -38,6 +38,9 @@ _N_INCUMBENTS = 5
 # At most this many earlier trials still choosing their point are stepped over (each step
 # costs one acquisition optimization).
 _MAX_BLIND = 4
+# Integers (and stepped floats) with at most this many values may explain when a conditional
+# parameter is present (a number of layers and each layer's width).
+_MAX_PARENT_VALUES = 32
 # A multi-start hyperparameter search after this many new observations (or a fifth of
 # the data, when more); warm start only in between.
 _EXPLORE_EVERY = 10
@@ -91,9 +94,11 @@ class GPSampler(Sampler):
 
     * **Search space.** The parameters present in every completed trial (with the latest
       trial's distribution; a categorical's choices are matched by value), and the
-      parameters of conditional branches whose presence one of those categoricals
-      explains (a model family's own hyperparameters: present exactly when ``model`` took
-      certain values). A branch's parameters are modelled where active and filled with a
+      parameters of conditional branches whose presence one of those categoricals or
+      integers explains (a model family's own hyperparameters, present exactly when
+      ``model`` took certain values; the width of layer ``i``, present when ``n_layers >
+      i``: such a parameter is active for the integer's values seen with it and those
+      beyond them). A branch's parameters are modelled where active and filled with a
       constant elsewhere (Levesque et al. 2017), and proposed with their branch. Other
       parameters (nested deeper, or present for reasons the history does not show) are
       drawn independently at random.
@@ -227,6 +232,10 @@ class GPSampler(Sampler):
         at random.
         """
         return _search_space(list(complete))[0]
+
+    def conditional_parents(self, complete: Sequence[FrozenTrial]) -> dict[str, str]:
+        """Return, for each conditional parameter the model covers, the name of its parent."""
+        return {name: parent for name, (parent, _) in _search_space(list(complete))[1].items()}
 
     def _finite_startup_space(self, study: StudyView, params: dict[str, Any]) -> bool:
         # The start-up design's parameters take the distributions of the completed trial
@@ -449,12 +458,16 @@ def _search_space(
 
     Parameters of every completed trial are modelled (see :func:`_intersection_space`). A
     parameter present in only some trials is modelled too if its presence is explained by
-    one of those shared categoricals: the parent's values in the trials that have it and
-    in those that do not are disjoint (a model family and that family's own
-    hyperparameters). It is then active exactly for the values seen with it.
+    one of those shared categoricals or integers: the parent's values in the trials that
+    have it and in those that do not are disjoint (a model family and that family's own
+    hyperparameters; a number of layers and the width of a layer). It is then active
+    exactly for the values seen with it, and for an integer parent, for the values beyond
+    them on the same side (a width seen with 2 and 3 layers is active with 4 as well).
     """
     space = _intersection_space(complete)
-    parents = [name for name, dist in space.items() if isinstance(dist, Categorical)]
+    parents = [name for name, dist in space.items() if isinstance(dist, Categorical)] + [
+        name for name, dist in space.items() if _small_grid(dist)
+    ]
     latest: dict[str, Distribution] = {}
     for t in complete:
         latest.update(t.distributions)
@@ -465,17 +478,55 @@ def _search_space(
         if dist.is_single() or not all(dist.is_compatible(t.distributions[name]) for t in having):
             continue
         for parent in parents:
-            choices = cast(Categorical, space[parent])
-            with_it = {choices.index_of(t.params[parent]) for t in having}
-            without = {
-                choices.index_of(t.params[parent]) for t in complete if name not in t.distributions
-            }
-            codes = sorted(i for i in with_it if i is not None)
-            if len(codes) == len(with_it) and not with_it & without:
+            values = _explaining_values(space[parent], parent, having, complete, name)
+            if values is not None:
                 space[name] = dist
-                conditions[name] = (parent, [choices.choices[i] for i in codes])
+                conditions[name] = (parent, values)
                 break
     return space, conditions
+
+
+def _small_grid(dist: Distribution) -> bool:
+    """Whether ``dist`` is an integer (or stepped float) with few enough values to branch on."""
+    if not isinstance(dist, (Int, Float)) or dist.step is None:
+        return False
+    return round((dist.high - dist.low) / dist.step) + 1 <= _MAX_PARENT_VALUES
+
+
+def _explaining_values(
+    parent_dist: Distribution,
+    parent: str,
+    having: list[FrozenTrial],
+    complete: list[FrozenTrial],
+    name: str,
+) -> list[Any] | None:
+    """Return the parent's values that activate ``name``; None if they do not explain it."""
+    if isinstance(parent_dist, Categorical):
+        with_it = {parent_dist.index_of(t.params[parent]) for t in having}
+        without = {
+            parent_dist.index_of(t.params[parent]) for t in complete if name not in t.distributions
+        }
+        codes = sorted(i for i in with_it if i is not None)
+        if len(codes) != len(with_it) or with_it & without:
+            return None
+        return [parent_dist.choices[i] for i in codes]
+    grid = cast(Int | Float, parent_dist)
+    step = cast(float, grid.step)
+    with_values = {t.params[parent] for t in having}
+    without_values = {t.params[parent] for t in complete if name not in t.distributions}
+    if not all(grid.contains_value(v) for v in with_values | without_values):
+        return None
+    if with_values & without_values:
+        return None
+    size = round((grid.high - grid.low) / step) + 1
+    every = [grid.to_external(grid.low + k * step) for k in range(size)]
+    # A parameter asked for when the integer is at least (or at most) some value: the
+    # values not seen yet on that side activate it too, so the search may propose them.
+    if without_values and min(with_values) > max(without_values):
+        return [v for v in every if v > max(without_values)]
+    if without_values and max(with_values) < min(without_values):
+        return [v for v in every if v < min(without_values)]
+    return sorted(with_values)
 
 
 def _intersection_space(complete: list[FrozenTrial]) -> dict[str, Distribution]:

@@ -10,8 +10,9 @@ Each parameter is one column:
   Values no longer among the choices (choices may change between trials) get codes past
   the last choice, so they resemble none of the current choices.
 
-**Conditional parameters.** A parameter may exist only when a categorical *parent* takes
-certain values (a model family's own hyperparameters, say). Where it is inactive its column
+**Conditional parameters.** A parameter may exist only when a *parent* takes certain values:
+a categorical (a model family's own hyperparameters, say) or an integer (the width of
+layer ``i``, asked for when ``n_layers > i``). Where it is inactive its column
 holds a fixed filler (the middle of the unit range, or code -1 for a categorical), in the
 data and in every candidate alike: imputation, one of the ways of fitting a standard
 kernel to a conditional space studied by Levesque, Durand, Gagne & Sabourin (2017),
@@ -100,12 +101,13 @@ class EncodedSpace:
     Args:
         space: Parameter name to distribution; none may be single-valued.
         conditions: For a conditional parameter, ``(parent, values)``: it is active exactly
-            when the categorical ``parent`` (itself in ``space`` and unconditional) takes
-            one of ``values``. Parameters not listed are always active.
+            when ``parent`` (itself in ``space`` and unconditional: a categorical, an
+            integer or a stepped float) takes one of ``values``. Parameters not listed are
+            always active.
 
     Raises:
         InvalidSpaceError: if a distribution cannot be modelled or a condition does not
-            name an unconditional categorical parent in ``space``.
+            name an unconditional categorical or discrete parent in ``space``.
     """
 
     def __init__(
@@ -136,18 +138,34 @@ class EncodedSpace:
             self.relaxed[j] = grid.size > _RELAX_ABOVE
         self._unknown: list[dict[tuple[str, str], int]] = [{} for _ in range(dim)]
         self.fill = np.where(self.categorical, _FILL_CATEGORICAL, _FILL_NUMERIC)
-        # Conditional columns: the parent's column and the codes of the activating choices.
+        # Conditional columns: the parent's column and the parent's codes that activate
+        # them (choice codes of a categorical, grid indices of a discrete parent).
         self.conditions: dict[int, tuple[int, FloatArray]] = {}
         for name, (parent, values) in (conditions or {}).items():
             j, p = self.names.index(name), self.names.index(parent)
-            parent_dist = self.dists[p]
-            if not isinstance(parent_dist, Categorical) or parent in (conditions or {}):
+            if parent in (conditions or {}) or not (self.categorical[p] or self.discrete[p]):
                 raise InvalidSpaceError(
                     f"The parent of a conditional parameter must be an unconditional "
-                    f"categorical. Got {parent!r} for {name!r}."
+                    f"categorical, integer or stepped float. Got {parent!r} for {name!r}."
                 )
-            codes = [parent_dist.index_of(v) for v in values]
-            self.conditions[j] = (p, np.array([c for c in codes if c is not None], dtype=float))
+            self.conditions[j] = (p, self._codes(p, values))
+
+    def _codes(self, p: int, values: Sequence[Any]) -> FloatArray:
+        """Return the codes of the parent ``p`` taking ``values`` (unknown ones left out)."""
+        dist = self.dists[p]
+        if isinstance(dist, Categorical):
+            codes = [dist.index_of(v) for v in values]
+            return np.array([c for c in codes if c is not None], dtype=float)
+        low, step = self.grids[p].dist.low, float(self.grids[p].dist.step or 1)
+        index = [
+            round((dist.to_internal(v) - low) / step) for v in values if dist.contains_value(v)
+        ]
+        return np.array(index, dtype=float)
+
+    def _parent_code(self, p: int, column: FloatArray) -> FloatArray:
+        """Return a parent's codes from its column: choice codes, or grid indices."""
+        grid = self.grids.get(p)
+        return column if grid is None else grid.unit_to_index(column)
 
     @property
     def dim(self) -> int:
@@ -157,7 +175,7 @@ class EncodedSpace:
         """Which entries of the rows ``x`` belong to inactive conditional parameters."""
         out = np.zeros(x.shape, dtype=bool)
         for j, (p, codes) in self.conditions.items():
-            out[:, j] = ~np.isin(x[:, p], codes)
+            out[:, j] = ~np.isin(self._parent_code(p, x[:, p]), codes)
         return out
 
     # -- trials <-> rows -------------------------------------------------------------------
@@ -171,7 +189,7 @@ class EncodedSpace:
             name, dist = self.names[j], self.dists[j]
             if j in self.conditions:
                 p, codes = self.conditions[j]
-                if not np.isin(row[p], codes):
+                if not np.isin(self._parent_code(p, row[p : p + 1]), codes)[0]:
                     continue  # inactive: the filler, whatever the trial holds
             if name not in params:
                 return None
