@@ -7,6 +7,7 @@ deterministic cross-validation losses.
 
 from __future__ import annotations
 
+import importlib
 import math
 import sys
 from pathlib import Path
@@ -20,14 +21,18 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.filterwarnings("ignore")
 
 
-@pytest.fixture(scope="module")
-def problems() -> Any:
+def _benchmark_module(name: str) -> Any:
+    """Import ``benchmarks.samplers.<name>`` from the repository (it is not installed)."""
     sys.path.insert(0, str(ROOT))
     try:
-        from benchmarks.samplers import problems as module
+        return importlib.import_module(f"benchmarks.samplers.{name}")
     finally:
         sys.path.remove(str(ROOT))
-    return module.PROBLEMS
+
+
+@pytest.fixture(scope="module")
+def problems() -> Any:
+    return _benchmark_module("problems").PROBLEMS
 
 
 def _points(space: Any, n: int, seed: int) -> list[dict[str, Any]]:
@@ -64,12 +69,7 @@ def test_model_choice_logistic_l1_is_deterministic(problems: Any) -> None:
 
 @pytest.fixture(scope="module")
 def problem_code() -> Any:
-    sys.path.insert(0, str(ROOT))
-    try:
-        from benchmarks.samplers.runners import problem_code as function
-    finally:
-        sys.path.remove(str(ROOT))
-    return function
+    return _benchmark_module("runners").problem_code
 
 
 def _edited(tmp_path: Path, old: str, new: str) -> Path:
