@@ -10,11 +10,15 @@ from __future__ import annotations
 import ast
 import hashlib
 import importlib.metadata
+import os
+import platform
+from collections import Counter
 from collections.abc import Callable, Iterable
 from functools import cache
 from pathlib import Path
+from typing import Any
 
-__all__ = ["definition_digest", "digest", "hyperdial_source", "release"]
+__all__ = ["definition_digest", "digest", "hyperdial_source", "machine", "machines_line", "release"]
 
 
 def digest(paths: Iterable[Path]) -> str:
@@ -102,3 +106,36 @@ def definition_digest(path: Path, is_root: Callable[[ast.AST], bool]) -> str:
     for node in parts:
         sha.update(ast.dump(node).encode() + b"\0")
     return sha.hexdigest()[:12]
+
+
+@cache
+def machine() -> str:
+    """Return the machine a record is made on: architecture, CPU model and core count.
+
+    Stored with each record (not in its key: a record stays valid on another machine). The
+    same code and libraries can give other floating-point results on another CPU, and
+    other timings, so the reports say where their records come from.
+    """
+    model = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{platform.machine()}, {model or 'unknown CPU'}, {os.cpu_count()} cores"
+
+
+def machines_line(records: Iterable[dict[str, Any]]) -> str:
+    """Return a report line naming the machines ``records`` were made on."""
+    counts = Counter(str(r.get("machine") or "an unrecorded machine") for r in records)
+    if len(counts) <= 1:
+        return f"Runs made on one machine: {next(iter(counts), machine())}."
+    listed = "; ".join(
+        f"{name} ({n} run{'s' if n != 1 else ''})" for name, n in counts.most_common()
+    )
+    return (
+        f"**Runs from {len(counts)} machines**: {listed}. Scores are comparable; times are "
+        "not, and floating-point results may differ: rerun on one machine to compare."
+    )

@@ -49,7 +49,7 @@ import hyperdial
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script
-from benchmarks._code import digest, hyperdial_source, release
+from benchmarks._code import digest, hyperdial_source, machine, machines_line, release
 
 import mlp_digits as demo  # the example is a script, not a package
 
@@ -109,6 +109,7 @@ class Run:
     n_trials: int = 0
     n_pruned: int = 0
     seconds: float = 0.0
+    machine: str = ""  # where the run was made (see benchmarks._code.machine)
 
     def best_at(self, grid: np.ndarray) -> np.ndarray:
         """Best accuracy so far at each epoch count of ``grid`` (NaN before the first)."""
@@ -156,7 +157,7 @@ def run(task: tuple[str, int, int]) -> Run:
     quiet()
     data = demo.load_data()
     study = make_study(method, seed)
-    result = Run(method, seed)
+    result = Run(method, seed, machine=machine())
     best = -math.inf
 
     def callback(study: Any, trial: Any) -> None:
@@ -262,6 +263,8 @@ def report(runs: list[Run], budget: int, seeds: int, stem: str = "pruning") -> s
         f"`{type(default_sampler(0)).__name__}`) vs Optuna {optuna.__version__} "
         f"(`TPESampler`), torch {torch.__version__.split('+')[0]}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}.",
+        "",
+        machines_line(asdict(r) for r in runs),
         "",
         f"Task: `examples/mlp_digits.py` (MLP on digits, up to {MAX_EPOCHS} epochs a trial, "
         f"validation accuracy every epoch). Budget: {budget} epochs per run "

@@ -108,3 +108,17 @@ def test_a_problem_s_key_ignores_docstrings(problem_code: Any, tmp_path: Path) -
         'def make_svc() -> Callable[[Params], float]:\n    """Reworded."""\n',
     )
     assert problem_code("svc", edited) == problem_code("svc", original)
+
+
+def test_reports_say_when_runs_come_from_several_machines() -> None:
+    # The same code can give other floating-point results (and times) on another CPU.
+    sys.path.insert(0, str(ROOT))
+    try:
+        code = importlib.import_module("benchmarks._code")
+    finally:
+        sys.path.remove(str(ROOT))
+    one = code.machines_line([{"machine": "x86_64, A, 2 cores"}] * 3)
+    assert one == "Runs made on one machine: x86_64, A, 2 cores."
+    mixed = code.machines_line([{"machine": "A"}, {"machine": "A"}, {"machine": "B"}])
+    assert "2 machines" in mixed and "A (2 runs); B (1 run)" in mixed
+    assert "an unrecorded machine" in code.machines_line([{"machine": "A"}, {}])

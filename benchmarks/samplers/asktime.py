@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from benchmarks._code import machine
 from benchmarks.samplers.problems import PROBLEMS, Param
 from benchmarks.samplers.runners import (
     HyperdialTuner,
@@ -162,6 +163,7 @@ def run(raw_path: Path, *, quick: bool = False) -> None:
                 record = measure(sampler, n, asks, space_name)
                 record["family"] = family
                 record["code"] = code_version(sampler)
+                record["machine"] = machine()
                 append_record(raw_path, record)
                 print(
                     f"ask time {sampler:16s} at {n:5d} trials ({space_name}): "

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from benchmarks._code import machines_line
 from benchmarks.samplers.problems import PROBLEMS
 from benchmarks.samplers.runners import REFERENCE, SAMPLERS, code_version
 
@@ -80,6 +81,7 @@ class Results:
     optimum: dict[str, float]
     optimum_known: dict[str, bool]
     process_s: float
+    machines: str = ""  # the report line naming the machines the runs were made on
 
     @property
     def problems(self) -> list[str]:
@@ -141,6 +143,7 @@ def load_results(
     ask_cpu: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     seen: set[tuple[str, str, int]] = set()
     process_s = 0.0
+    used: list[dict[str, Any]] = []
     for r in current_records(raw_path):
         key = (r["problem"], r["sampler"], r["seed"])
         if r["budget"] != budget or key in seen or r["problem"] not in PROBLEMS:
@@ -150,6 +153,7 @@ def load_results(
         if seeds is not None and r["seed"] not in seeds:
             continue
         seen.add(key)
+        used.append(r)
         curves[r["problem"]][r["sampler"]].append(np.minimum.accumulate(r["values"]))
         overhead[r["problem"]][r["sampler"]].append(
             1000 * (sum(r["ask_s"]) + sum(r["tell_s"])) / len(r["values"])
@@ -173,6 +177,7 @@ def load_results(
         optimum=optimum,
         optimum_known=known,
         process_s=process_s,
+        machines=machines_line(used),
     )
 
 
@@ -396,6 +401,7 @@ def markdown(
         "the objective is timed apart from the tuner. Lower values are better.",
         "",
         f"* {_versions()}.",
+        f"* {res.machines}",
         f"* {len(res.problems)} problems, {len(res.samplers())} samplers, "
         f"{n_seeds} seed{'s' if n_seeds != 1 else ''} (from 0), {res.budget} trials per run"
         + (
@@ -491,6 +497,7 @@ def asktime_markdown(asktime: AskTimes) -> str:
         "`benchmarks/samplers/asktime.py`); do not edit by hand.",
         "",
         f"* {_versions()}.",
+        f"* {machines_line(asktime.values())}",
         "* For each size, a study is given that many completed trials at random points with a "
         "synthetic value, added directly (no objective runs); then "
         f"{' or '.join(map(str, asks))} trials are asked (parameters suggested) and told, one "

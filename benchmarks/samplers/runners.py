@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-from benchmarks._code import definition_digest, digest, hyperdial_source, release
+from benchmarks._code import definition_digest, digest, hyperdial_source, machine, release
 from benchmarks.samplers.problems import PROBLEMS, Param
 
 SAMPLERS = [
@@ -419,4 +419,5 @@ def run_job(problem_name: str, sampler: str, seed: int, budget: int) -> dict[str
         "wall_s": time.perf_counter() - start,
         "cpu_s": time.process_time() - start_cpu,
         "code": code_version(sampler, problem_name),
+        "machine": machine(),
     }
