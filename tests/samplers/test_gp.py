@@ -13,7 +13,7 @@ import pytest
 from scipy import special
 
 import hyperdial
-from hyperdial import TrialState
+from hyperdial import FrozenTrial, TrialState
 from hyperdial.exceptions import InvalidSpaceError, InvalidValueError, TrialPruned
 from hyperdial.samplers import RandomSampler
 from hyperdial.samplers._gp import GPSampler
@@ -457,7 +457,10 @@ def test_widths_under_a_number_of_layers_are_modelled() -> None:
     def objective(trial: Trial) -> float:
         n = trial.suggest_int("n_layers", 1, 3)
         widths = [trial.suggest_int(f"w{i}", 16, 256, log=True) for i in range(n)]
-        return (n - 2) ** 2 + sum((math.log2(w) - 7) ** 2 for w in widths) / n
+        # Early on a later categorical can split the trials as n_layers does; such a
+        # coincidence must not switch a width on for the wrong trials.
+        batch = trial.suggest_categorical("batch", [32, 64, 128])
+        return (n - 2) ** 2 + sum((math.log2(w) - 7) ** 2 for w in widths) / n + batch / 3200
 
     sampler = GPSampler(seed=0, n_startup_trials=8, **FAST)
     study = hyperdial.create_study(sampler=sampler)
@@ -465,9 +468,46 @@ def test_widths_under_a_number_of_layers_are_modelled() -> None:
     for trial in study.get_trials()[8:]:
         proposal = trial.system_attrs.get("GPSampler:proposal")
         assert isinstance(proposal, dict), trial.number
-        assert set(proposal) == {"n_layers"} | {f"w{i}" for i in range(proposal["n_layers"])}
+        widths = {name for name in proposal if name.startswith("w")}
+        assert widths <= {f"w{i}" for i in range(proposal["n_layers"])}, proposal
     assert study.best_params["n_layers"] == 2
     assert study.best_value < 0.1
+
+
+def _layers_trial(number: int, n_layers: int, batch: int) -> FrozenTrial:
+    """A completed trial with ``w1`` present from two layers on."""
+    params: dict[str, Any] = {"n_layers": n_layers, "batch": batch}
+    distributions: dict[str, Any] = {"n_layers": Int(1, 4), "batch": Categorical([32, 64])}
+    if n_layers > 1:
+        params["w1"], distributions["w1"] = 64, Int(16, 256, log=True)
+    return FrozenTrial(
+        number=number,
+        trial_id=number,
+        state=TrialState.COMPLETE,
+        params=params,
+        distributions=distributions,
+        values=[0.0],
+    )
+
+
+def test_a_parameter_two_parents_explain_is_not_modelled() -> None:
+    # Both ``batch`` and ``n_layers`` separate the trials with ``w1`` from those without;
+    # the history cannot say which decides.
+    history = ((1, 64), (2, 32), (1, 64), (3, 32))
+    complete = [_layers_trial(i, n, b) for i, (n, b) in enumerate(history)]
+    space, conditions = _search_space(complete)
+    assert set(space) == {"n_layers", "batch"} and conditions == {}
+    # One more trial tells them apart: a second layer with batch size 64.
+    space, conditions = _search_space([*complete, _layers_trial(4, 2, 64)])
+    assert conditions == {"w1": ("n_layers", [2, 3, 4])}
+
+
+def test_a_value_between_those_seen_with_and_without_stays_inactive() -> None:
+    # Seen with 3 layers and with 1, never with 2: the threshold may be 2 or 3, so the GP
+    # switches ``w1`` on for 3 and 4 only.
+    complete = [_layers_trial(i, n, 32) for i, n in enumerate((1, 3, 1, 3))]
+    complete += [_layers_trial(4, 1, 64), _layers_trial(5, 3, 64)]
+    assert _search_space(complete)[1] == {"w1": ("n_layers", [3, 4])}
 
 
 def test_branch_parameters_are_modelled() -> None:

@@ -94,13 +94,14 @@ class GPSampler(Sampler):
 
     * **Search space.** The parameters present in every completed trial (with the latest
       trial's distribution; a categorical's choices are matched by value), and the
-      parameters of conditional branches whose presence one of those categoricals or
-      integers explains (a model family's own hyperparameters, present exactly when
-      ``model`` took certain values; the width of layer ``i``, present when ``n_layers >
-      i``: such a parameter is active for the integer's values seen with it and those
-      beyond them). A branch's parameters are modelled where active and filled with a
-      constant elsewhere (Levesque et al. 2017), and proposed with their branch. Other
-      parameters (nested deeper, or present for reasons the history does not show) are
+      parameters of conditional branches whose presence exactly one of those
+      categoricals or integers explains (a model family's own hyperparameters, present
+      exactly when ``model`` took certain values; the width of layer ``i``, present when
+      ``n_layers > i``: such a parameter is active for the integer's values seen with it
+      and those beyond them). A branch's parameters are modelled where active and filled
+      with a constant elsewhere (Levesque et al. 2017), and proposed with their branch.
+      Other parameters (nested deeper, present for reasons the history does not show, or
+      explained by two parents at once, which a short history can do by coincidence) are
       drawn independently at random.
     * **Pruned trials** enter the model at the worst completed value: the pruner judged
       them worse than the runs it let finish, so the model is steered away from them.
@@ -460,9 +461,10 @@ def _search_space(
     parameter present in only some trials is modelled too if its presence is explained by
     one of those shared categoricals or integers: the parent's values in the trials that
     have it and in those that do not are disjoint (a model family and that family's own
-    hyperparameters; a number of layers and the width of a layer). It is then active
-    exactly for the values seen with it, and for an integer parent, for the values beyond
-    them on the same side (a width seen with 2 and 3 layers is active with 4 as well).
+    hyperparameters; a number of layers and the width of a layer), and no other of them
+    explains it. It is then active exactly for the values seen with it, and for an integer
+    parent, for the values beyond them on the same side (a width seen with 2 and 3 layers
+    is active with 4 as well).
     """
     space = _intersection_space(complete)
     parents = [name for name, dist in space.items() if isinstance(dist, Categorical)] + [
@@ -477,12 +479,19 @@ def _search_space(
         having = [t for t in complete if name in t.distributions]
         if dist.is_single() or not all(dist.is_compatible(t.distributions[name]) for t in having):
             continue
-        for parent in parents:
-            values = _explaining_values(space[parent], parent, having, complete, name)
-            if values is not None:
-                space[name] = dist
-                conditions[name] = (parent, values)
-                break
+        explanations = [
+            (parent, values)
+            for parent in parents
+            if (values := _explaining_values(space[parent], parent, having, complete, name))
+            is not None
+        ]
+        # Two parents that both explain it (in a short history a batch size may split the
+        # trials with a second layer from those without, as the number of layers does):
+        # the history cannot tell which one decides, so the parameter waits, drawn at
+        # random, until only one explanation is left.
+        if len(explanations) == 1:
+            space[name] = dist
+            conditions[name] = explanations[0]
     return space, conditions
 
 
@@ -521,11 +530,13 @@ def _explaining_values(
     size = round((grid.high - grid.low) / step) + 1
     every = [grid.to_external(grid.low + k * step) for k in range(size)]
     # A parameter asked for when the integer is at least (or at most) some value: the
-    # values not seen yet on that side activate it too, so the search may propose them.
+    # values beyond those seen with it activate it too, so the search may propose them.
+    # Values between the two sets, not seen yet, stay inactive: the threshold may be
+    # anywhere there, and a trial that does ask for the parameter draws it at random.
     if without_values and min(with_values) > max(without_values):
-        return [v for v in every if v > max(without_values)]
+        return [v for v in every if v >= min(with_values)]
     if without_values and max(with_values) < min(without_values):
-        return [v for v in every if v < min(without_values)]
+        return [v for v in every if v <= max(with_values)]
     return sorted(with_values)
 
 
