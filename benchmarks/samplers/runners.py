@@ -328,6 +328,9 @@ def make_tuner(sampler: str, space: Sequence[Param], seed: int) -> Tuner:
 # -- the harness -------------------------------------------------------------------------------
 
 
+_PROBLEMS_FILE = Path(__file__).with_name("problems.py")
+
+
 @functools.cache
 def code_version(sampler: str, problem: str | None = None) -> str:
     """Return what a run of ``sampler`` depends on: the tuner's code and the problem's.
@@ -340,7 +343,7 @@ def code_version(sampler: str, problem: str | None = None) -> str:
     valid while hyperdial changes, and a change to one problem redoes only its runs.
     """
     problems = (
-        problem_code(problem) if problem is not None else (f"problems {digest([_PROBLEMS_FILE])}")
+        problem_code(problem) if problem is not None else f"problems {digest([_PROBLEMS_FILE])}"
     )
     family = sampler.split("-")[0]
     if family == "hyperdial":
@@ -350,9 +353,6 @@ def code_version(sampler: str, problem: str | None = None) -> str:
     else:  # plain random search, drawn here with NumPy
         tuner = f"numpy {np.__version__}"
     return f"{tuner}; {problems}, {release('scikit-learn')}"
-
-
-_PROBLEMS_FILE = Path(__file__).with_name("problems.py")
 
 
 def problem_code(name: str, path: Path = _PROBLEMS_FILE) -> str:

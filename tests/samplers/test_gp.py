@@ -449,7 +449,8 @@ def test_conditions_on_an_integer_are_inferred_and_extended_beyond_the_values_se
     space, conditions = _search_space(complete)
     assert set(space) == {"n_layers", "w0", "w1", "w2"}
     assert conditions == {"w1": ("n_layers", [2, 3, 4]), "w2": ("n_layers", [3, 4])}
-    assert GPSampler().conditional_parents(complete) == {"w1": "n_layers", "w2": "n_layers"}
+    modelled, parents = GPSampler().modelled_space(complete)
+    assert modelled == space and parents == {"w1": "n_layers", "w2": "n_layers"}
 
 
 def test_widths_under_a_number_of_layers_are_modelled() -> None:
@@ -488,6 +489,26 @@ def _layers_trial(number: int, n_layers: int, batch: int) -> FrozenTrial:
         distributions=distributions,
         values=[0.0],
     )
+
+
+def test_a_stepped_float_parent_keeps_its_top_value() -> None:
+    # 0.0 + 3 * 0.1 is a rounding error past 0.3; the grid's last value is 0.3 itself.
+    rate = Float(0.0, 0.3, step=0.1)
+    complete = [
+        FrozenTrial(
+            number=i,
+            trial_id=i,
+            state=TrialState.COMPLETE,
+            params={"rate": r, **({"w": 5} if r >= 0.2 else {})},
+            distributions={"rate": rate, **({"w": Int(1, 9)} if r >= 0.2 else {})},
+            values=[0.0],
+        )
+        for i, r in enumerate((0.0, 0.2, 0.1, 0.2))
+    ]
+    assert _search_space(complete)[1] == {"w": ("rate", [0.2, 0.3])}
+    encoded = EncodedSpace(*_search_space(complete))
+    top = encoded.encode({"rate": 0.3, "w": 5})
+    assert top is not None and encoded.decode(top) == {"rate": 0.3, "w": 5}
 
 
 def test_a_parameter_two_parents_explain_is_not_modelled() -> None:

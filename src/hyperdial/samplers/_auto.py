@@ -114,7 +114,7 @@ class AutoSampler(Sampler):
         seen: set[str] = set()
         for t in complete:
             seen.update(t.distributions)
-        modelled = self._gp.modelled_parameters(complete)
+        modelled, parents = self._gp.modelled_space(complete)
         if not modelled or len(modelled) > self.gp_max_dims:
             return False
         # Every parameter with a choice to make must be modelled; the GP would draw the
@@ -125,8 +125,7 @@ class AutoSampler(Sampler):
         # Branches chosen by an integer (layer widths under a number of layers) go to TPE,
         # as measured on the flagship network (benchmarks/pruning.py without pruning, 10
         # seeds): with the GP the default found 97.83 % validation accuracy, with TPE 98.08 %.
-        parents = self._gp.conditional_parents(complete).values()
-        if any(not isinstance(modelled[parent], Categorical) for parent in parents):
+        if any(not isinstance(modelled[parent], Categorical) for parent in parents.values()):
             return False
         return not any(
             isinstance(dist, Categorical) and len(dist.choices) > self.gp_max_choices

@@ -20,7 +20,7 @@ from hyperdial.samplers._claims import claim_point, is_finite
 from hyperdial.samplers._gp._acquisition import LogEI
 from hyperdial.samplers._gp._model import GPModel, Hyperparameters, fit_gp
 from hyperdial.samplers._gp._optimize_acqf import optimize_acqf
-from hyperdial.samplers._gp._search_space import EncodedSpace
+from hyperdial.samplers._gp._search_space import EncodedSpace, grid_size
 from hyperdial.samplers._gp._threads import single_threaded_blas
 from hyperdial.samplers._gp._warping import warp_objective
 from hyperdial.samplers._qmc import QMCSampler
@@ -228,15 +228,18 @@ class GPSampler(Sampler):
     def modelled_parameters(self, complete: Sequence[FrozenTrial]) -> dict[str, Distribution]:
         """Return the parameters the model covers, given the completed trials.
 
-        Those present in every completed trial, and those of conditional branches that a
-        shared categorical explains (see "Search space" above); the others would be drawn
-        at random.
+        Those present in every completed trial, and those of conditional branches that one
+        shared categorical or integer explains (see "Search space" above); the others
+        would be drawn at random.
         """
-        return _search_space(list(complete))[0]
+        return self.modelled_space(complete)[0]
 
-    def conditional_parents(self, complete: Sequence[FrozenTrial]) -> dict[str, str]:
-        """Return, for each conditional parameter the model covers, the name of its parent."""
-        return {name: parent for name, (parent, _) in _search_space(list(complete))[1].items()}
+    def modelled_space(
+        self, complete: Sequence[FrozenTrial]
+    ) -> tuple[dict[str, Distribution], dict[str, str]]:
+        """Return :meth:`modelled_parameters` and, for each conditional one, its parent."""
+        space, conditions = _search_space(list(complete))
+        return space, {name: parent for name, (parent, _) in conditions.items()}
 
     def _finite_startup_space(self, study: StudyView, params: dict[str, Any]) -> bool:
         # The start-up design's parameters take the distributions of the completed trial
@@ -497,9 +500,8 @@ def _search_space(
 
 def _small_grid(dist: Distribution) -> bool:
     """Whether ``dist`` is an integer (or stepped float) with few enough values to branch on."""
-    if not isinstance(dist, (Int, Float)) or dist.step is None:
-        return False
-    return round((dist.high - dist.low) / dist.step) + 1 <= _MAX_PARENT_VALUES
+    size = grid_size(dist)
+    return size is not None and size <= _MAX_PARENT_VALUES
 
 
 def _explaining_values(
@@ -520,15 +522,18 @@ def _explaining_values(
             return None
         return [parent_dist.choices[i] for i in codes]
     grid = cast(Int | Float, parent_dist)
-    step = cast(float, grid.step)
     with_values = {t.params[parent] for t in having}
     without_values = {t.params[parent] for t in complete if name not in t.distributions}
     if not all(grid.contains_value(v) for v in with_values | without_values):
         return None
     if with_values & without_values:
         return None
-    size = round((grid.high - grid.low) / step) + 1
-    every = [grid.to_external(grid.low + k * step) for k in range(size)]
+    step = cast(float, grid.step)
+    # low + k * step can land a rounding error past high; the last value is high itself.
+    every = [
+        grid.to_external(min(grid.high, grid.low + k * step))
+        for k in range(cast(int, grid_size(grid)))
+    ]
     # A parameter asked for when the integer is at least (or at most) some value: the
     # values beyond those seen with it activate it too, so the search may propose them.
     # Values between the two sets, not seen yet, stay inactive: the threshold may be

@@ -28,7 +28,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -36,7 +36,7 @@ from numpy.typing import NDArray
 from hyperdial.exceptions import InvalidSpaceError
 from hyperdial.space import Categorical, Distribution, Float, Int
 
-__all__ = ["EncodedSpace"]
+__all__ = ["EncodedSpace", "grid_size"]
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -51,6 +51,13 @@ _TABLE_LIMIT = 1 << 16
 # Column value of an inactive conditional parameter (see the module docstring).
 _FILL_NUMERIC = 0.5
 _FILL_CATEGORICAL = -1.0
+
+
+def grid_size(dist: Distribution) -> int | None:
+    """Return how many values an Int or stepped Float has; None for any other distribution."""
+    if not isinstance(dist, (Int, Float)) or dist.step is None:
+        return None
+    return round((dist.high - dist.low) / dist.step) + 1
 
 
 @functools.lru_cache(maxsize=256)
@@ -69,7 +76,7 @@ class _Grid:
     def __init__(self, dist: Float | Int) -> None:
         assert dist.step is not None
         self.dist = dist
-        self.size = round((dist.high - dist.low) / dist.step) + 1
+        self.size = cast(int, grid_size(dist))
         self.table = _unit_table(dist, self.size) if self.size <= _TABLE_LIMIT else None
 
     def index_to_unit(self, k: FloatArray) -> FloatArray:
