@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import datetime
 import json
 import threading
@@ -22,6 +21,7 @@ from hyperdial.exceptions import (
 )
 from hyperdial.space import Distribution
 from hyperdial.storage._base import Storage, TrialTemplate
+from hyperdial.storage._copy import copy_attrs, copy_json, copy_trial
 
 __all__ = ["InMemoryStorage"]
 
@@ -134,7 +134,7 @@ class InMemoryStorage(Storage):
                         datetime_start=min(
                             (t.datetime_start for t in trials if t.datetime_start), default=None
                         ),
-                        user_attrs=copy.deepcopy(study.user_attrs),
+                        user_attrs=copy_attrs(study.user_attrs),
                     )
                 )
             return summaries
@@ -142,12 +142,12 @@ class InMemoryStorage(Storage):
     def set_study_user_attr(self, study_id: int, key: str, value: Any) -> None:
         _check_json("study user attribute", key, value)
         with self._lock:
-            self._study(study_id).user_attrs[key] = copy.deepcopy(value)
+            self._study(study_id).user_attrs[key] = copy_json(value)
 
     def set_study_system_attr(self, study_id: int, key: str, value: Any) -> None:
         _check_json("study system attribute", key, value)
         with self._lock:
-            self._study(study_id).system_attrs[key] = copy.deepcopy(value)
+            self._study(study_id).system_attrs[key] = copy_json(value)
 
     def set_study_system_attr_if_absent(self, study_id: int, key: str, value: Any) -> bool:
         _check_json("study system attribute", key, value)
@@ -155,16 +155,16 @@ class InMemoryStorage(Storage):
             attrs = self._study(study_id).system_attrs
             if key in attrs:
                 return False
-            attrs[key] = copy.deepcopy(value)
+            attrs[key] = copy_json(value)
             return True
 
     def get_study_user_attrs(self, study_id: int) -> dict[str, Any]:
         with self._lock:
-            return copy.deepcopy(self._study(study_id).user_attrs)
+            return copy_attrs(self._study(study_id).user_attrs)
 
     def get_study_system_attrs(self, study_id: int) -> dict[str, Any]:
         with self._lock:
-            return copy.deepcopy(self._study(study_id).system_attrs)
+            return copy_attrs(self._study(study_id).system_attrs)
 
     # -- trials ----------------------------------------------------------------------------
 
@@ -184,11 +184,11 @@ class InMemoryStorage(Storage):
                 number=len(study.trial_ids),
                 trial_id=trial_id,
                 state=template.state,
-                values=copy.deepcopy(template.values),
-                params=copy.deepcopy(template.params),
+                values=None if template.values is None else list(template.values),
+                params=dict(template.params),
                 distributions=dict(template.distributions),
-                user_attrs=copy.deepcopy(template.user_attrs),
-                system_attrs=copy.deepcopy(template.system_attrs),
+                user_attrs=copy_attrs(template.user_attrs),
+                system_attrs=copy_attrs(template.system_attrs),
                 intermediate_values=dict(template.intermediate_values),
                 datetime_start=None if template.state == TrialState.WAITING else now,
                 datetime_complete=now if finished else None,
@@ -200,7 +200,7 @@ class InMemoryStorage(Storage):
             study.trial_ids.append(trial_id)
             if template.state == TrialState.WAITING:
                 study.waiting.append(trial_id)
-            return copy.deepcopy(trial)
+            return copy_trial(trial)
 
     def claim_waiting_trial(
         self, study_id: int, *, lease: float | None = None
@@ -215,7 +215,7 @@ class InMemoryStorage(Storage):
                     self._trials[trial.trial_id] = claimed
                     if lease is not None:
                         self._lease_ends[trial.trial_id] = now + datetime.timedelta(seconds=lease)
-                    return copy.deepcopy(claimed)
+                    return copy_trial(claimed)
             return None
 
     def start_trial(
@@ -234,9 +234,9 @@ class InMemoryStorage(Storage):
             ):
                 # A claimed trial gets the template's attributes too (the worker, say).
                 stored = self._trials[started.trial_id]
-                attrs = {**stored.system_attrs, **copy.deepcopy(template.system_attrs)}
+                attrs = {**stored.system_attrs, **copy_attrs(template.system_attrs)}
                 self._trials[started.trial_id] = replace(stored, system_attrs=attrs)
-                started = copy.deepcopy(self._trials[started.trial_id])
+                started = copy_trial(self._trials[started.trial_id])
             return started
 
     def update_trial(
@@ -276,8 +276,8 @@ class InMemoryStorage(Storage):
                 "params": new_params,
                 "distributions": new_dists,
                 "intermediate_values": {**trial.intermediate_values, **(intermediate_values or {})},
-                "user_attrs": {**trial.user_attrs, **copy.deepcopy(dict(user_attrs or {}))},
-                "system_attrs": {**trial.system_attrs, **copy.deepcopy(dict(system_attrs or {}))},
+                "user_attrs": {**trial.user_attrs, **copy_attrs(user_attrs or {})},
+                "system_attrs": {**trial.system_attrs, **copy_attrs(system_attrs or {})},
             }
             if values is not None:
                 changes["values"] = [float(v) for v in values]
@@ -292,7 +292,7 @@ class InMemoryStorage(Storage):
 
     def get_trial(self, trial_id: int) -> FrozenTrial:
         with self._lock:
-            return copy.deepcopy(self._trial(trial_id))
+            return copy_trial(self._trial(trial_id))
 
     # -- leases --------------------------------------------------------------------------
 
@@ -341,7 +341,7 @@ class InMemoryStorage(Storage):
                     attrs["retried_as"] = retried.number
                 failed = replace(failed, system_attrs={**trial.system_attrs, **attrs})
                 self._trials[trial_id] = failed
-                results.append((copy.deepcopy(failed), retried))
+                results.append((copy_trial(failed), retried))
             return results
 
     def get_trial_id(self, study_id: int, number: int) -> int:
@@ -364,7 +364,7 @@ class InMemoryStorage(Storage):
             trials = [self._trials[t] for t in self._study(study_id).trial_ids]
             if states is not None:
                 trials = [t for t in trials if t.state in states]
-            return copy.deepcopy(trials) if deepcopy else trials
+            return [copy_trial(t) for t in trials] if deepcopy else trials
 
     def get_n_trials(self, study_id: int, states: Container[TrialState] | None = None) -> int:
         with self._lock:

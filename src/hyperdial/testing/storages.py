@@ -612,6 +612,31 @@ class StorageConformance:
         storage.get_trial(trial.trial_id).user_attrs["list"].append(2)
         assert storage.get_trial(trial.trial_id).user_attrs == {"list": [1]}
 
+    def test_trials_handed_out_and_attrs_taken_in_are_copies(
+        self, storage: Storage, study_id: int
+    ) -> None:
+        # Neither the caller's later edits to what it passed in, nor its edits to the
+        # trial it got back, may reach the stored trial.
+        nested = {"a": [1]}
+        template = TrialTemplate(user_attrs={"nested": nested}, system_attrs={"tags": ["x"]})
+        created = storage.create_trial(study_id, template)
+        nested["a"].append(2)
+        created.user_attrs["nested"]["a"].append(3)
+        created.system_attrs["tags"].append("y")
+        stored = storage.get_trial(created.trial_id)
+        assert stored.user_attrs == {"nested": {"a": [1]}}
+        assert stored.system_attrs == {"tags": ["x"]}
+        given: dict[str, Any] = {"b": [1, (2, [3])]}
+        storage.update_trial(created.trial_id, user_attrs={"given": given})
+        given["b"][1][1].append(4)
+        assert storage.get_trial(created.trial_id).user_attrs["given"] in (
+            {"b": [1, (2, [3])]},
+            {"b": [1, [2, [3]]]},  # a storage that keeps JSON gives tuples back as lists
+        )
+        started = storage.start_trial(study_id, TrialTemplate(system_attrs={"w": {"id": 1}}))
+        started.system_attrs["w"]["id"] = 2
+        assert storage.get_trial(started.trial_id).system_attrs == {"w": {"id": 1}}
+
     def test_get_n_trials(self, storage: Storage, study_id: int) -> None:
         assert storage.get_n_trials(study_id) == 0
         _finish(storage, study_id, 1.0)

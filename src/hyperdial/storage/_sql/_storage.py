@@ -34,8 +34,9 @@ from hyperdial.exceptions import (
 )
 from hyperdial.space import Distribution, distribution_from_json
 from hyperdial.storage._base import Storage, TrialTemplate
+from hyperdial.storage._copy import copy_trial
 from hyperdial.storage._sql import _models as m
-from hyperdial.storage._sql._cache import MAX_LISTED_UNFINISHED, TrialCache, copy_trial
+from hyperdial.storage._sql._cache import MAX_LISTED_UNFINISHED, TrialCache
 from hyperdial.storage._sql._engine import (
     WRITE_OPTION,
     create_engine,
