@@ -109,22 +109,44 @@ def definition_digest(path: Path, is_root: Callable[[ast.AST], bool]) -> str:
 
 
 @cache
-def machine() -> str:
-    """Return the machine a record is made on: architecture, CPU model and core count.
+def machine(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """Return the machine a record is made on: CPU, core count and the BLAS kernels in use.
 
     Stored with each record (not in its key: a record stays valid on another machine). The
     same code and libraries can give other floating-point results on another CPU, and
-    other timings, so the reports say where their records come from.
+    other timings, so the reports say where their records come from. Virtual machines often
+    show only a vendor's family name ("AMD EPYC"), so the CPU's family and model numbers
+    are added, and so is the kernel set OpenBLAS chose for it: hosts that pick different
+    kernels (AVX-512 or not, say) round differently, and a Gaussian process's optimizer can
+    turn that into a different run.
     """
-    model = platform.processor()
+    model, numbers = platform.processor(), {}
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
+        for line in cpuinfo.read_text().splitlines():
+            key, _, value = (part.strip() for part in line.partition(":"))
+            if key == "model name":
+                model = value
+            elif key in ("cpu family", "model"):
+                numbers.setdefault(key, value)
+            elif not key:  # the first processor's block ends
                 break
     except OSError:
         pass
-    return f"{platform.machine()}, {model or 'unknown CPU'}, {os.cpu_count()} cores"
+    cpu = model or "unknown CPU"
+    if len(numbers) == 2:
+        cpu += f" (family {numbers['cpu family']}, model {numbers['model']})"
+    return f"{platform.machine()}, {cpu}, {os.cpu_count()} cores{_blas_kernels()}"
+
+
+def _blas_kernels() -> str:
+    """Return ", OpenBLAS <architecture> kernels" for NumPy's BLAS, or "" if unknown."""
+    import numpy  # noqa: F401  (loads the BLAS library that threadpoolctl inspects)
+    from threadpoolctl import threadpool_info
+
+    for library in threadpool_info():
+        if library.get("internal_api") == "openblas" and library.get("architecture"):
+            return f", OpenBLAS {library['architecture']} kernels"
+    return ""
 
 
 def machines_line(records: Iterable[dict[str, Any]]) -> str:

@@ -110,15 +110,36 @@ def test_a_problem_s_key_ignores_docstrings(problem_code: Any, tmp_path: Path) -
     assert problem_code("svc", edited) == problem_code("svc", original)
 
 
-def test_reports_say_when_runs_come_from_several_machines() -> None:
-    # The same code can give other floating-point results (and times) on another CPU.
+def _bench_code() -> Any:
     sys.path.insert(0, str(ROOT))
     try:
-        code = importlib.import_module("benchmarks._code")
+        return importlib.import_module("benchmarks._code")
     finally:
         sys.path.remove(str(ROOT))
+
+
+def test_reports_say_when_runs_come_from_several_machines() -> None:
+    # The same code can give other floating-point results (and times) on another CPU.
+    code = _bench_code()
     one = code.machines_line([{"machine": "x86_64, A, 2 cores"}] * 3)
     assert one == "Runs made on one machine: x86_64, A, 2 cores."
     mixed = code.machines_line([{"machine": "A"}, {"machine": "A"}, {"machine": "B"}])
     assert "2 machines" in mixed and "A (2 runs); B (1 run)" in mixed
     assert "an unrecorded machine" in code.machines_line([{"machine": "A"}, {}])
+
+
+def test_machine_names_the_first_cpus_numbers(tmp_path: Path) -> None:
+    # Virtual machines often say only "AMD EPYC"; the family and model numbers tell hosts
+    # with different instruction sets (and so different BLAS kernels) apart.
+    code = _bench_code()
+    info = tmp_path / "cpuinfo"
+    info.write_text(
+        "processor\t: 0\ncpu family\t: 25\nmodel\t\t: 17\nmodel name\t: AMD EPYC\n\n"
+        "processor\t: 1\ncpu family\t: 23\nmodel\t\t: 49\nmodel name\t: Other\n"
+    )
+    name = code.machine(info)
+    assert "AMD EPYC (family 25, model 17)" in name
+    assert "Other" not in name and "family 23" not in name
+    bare = tmp_path / "bare"
+    bare.write_text("model name\t: Some CPU\n")
+    assert ", Some CPU, " in code.machine(bare)
