@@ -185,7 +185,7 @@ class InMemoryStorage(Storage):
                 trial_id=trial_id,
                 state=template.state,
                 values=None if template.values is None else list(template.values),
-                params=dict(template.params),
+                params=copy_attrs(template.params),
                 distributions=dict(template.distributions),
                 user_attrs=copy_attrs(template.user_attrs),
                 system_attrs=copy_attrs(template.system_attrs),

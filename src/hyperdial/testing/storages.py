@@ -633,6 +633,14 @@ class StorageConformance:
             {"b": [1, (2, [3])]},
             {"b": [1, [2, [3]]]},  # a storage that keeps JSON gives tuples back as lists
         )
+        values = [1.0]
+        finished = storage.create_trial(
+            study_id, TrialTemplate(state=TrialState.COMPLETE, values=values)
+        )
+        values.append(2.0)
+        assert finished.values is not None
+        finished.values.append(3.0)
+        assert storage.get_trial(finished.trial_id).values == [1.0]
         started = storage.start_trial(study_id, TrialTemplate(system_attrs={"w": {"id": 1}}))
         started.system_attrs["w"]["id"] = 2
         assert storage.get_trial(started.trial_id).system_attrs == {"w": {"id": 1}}

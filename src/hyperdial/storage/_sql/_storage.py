@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import copy
 import dataclasses
 import datetime
 import functools
@@ -34,7 +33,7 @@ from hyperdial.exceptions import (
 )
 from hyperdial.space import Distribution, distribution_from_json
 from hyperdial.storage._base import Storage, TrialTemplate
-from hyperdial.storage._copy import copy_trial
+from hyperdial.storage._copy import copy_attrs, copy_trial
 from hyperdial.storage._sql import _models as m
 from hyperdial.storage._sql._cache import MAX_LISTED_UNFINISHED, TrialCache
 from hyperdial.storage._sql._engine import (
@@ -617,11 +616,11 @@ class SQLStorage(Storage):
             number=int(counter) - 1,
             trial_id=trial_id,
             state=state,
-            values=copy.deepcopy(template.values),
-            params=copy.deepcopy(template.params),
+            values=None if template.values is None else list(template.values),
+            params=copy_attrs(template.params),
             distributions=dict(template.distributions),
-            user_attrs=copy.deepcopy(template.user_attrs),
-            system_attrs=copy.deepcopy(template.system_attrs),
+            user_attrs=copy_attrs(template.user_attrs),
+            system_attrs=copy_attrs(template.system_attrs),
             intermediate_values=dict(template.intermediate_values),
             datetime_start=row.datetime_start,
             datetime_complete=row.datetime_complete,
@@ -685,7 +684,7 @@ class SQLStorage(Storage):
             number=started.number,
             trial_id=started.trial_id,
             state=TrialState.RUNNING,
-            system_attrs=copy.deepcopy(template.system_attrs),
+            system_attrs=copy_attrs(template.system_attrs),
             datetime_start=started.datetime_start,
         )
 
