@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,11 @@ from benchmarks.samplers.runners import (
 )
 
 ASKS = 20
+# Every case is measured in this many rounds, each round going through all the cases, and
+# the round with the lowest median counts (see report.load_asktime): on a shared machine a
+# slow round measures the neighbours' load, not the sampler, and a load spike then spoils
+# one round of a case instead of its figure.
+ROUNDS = 3
 # The spaces the history lives in: a mixed one (the MLP problem's: an integer on a log scale,
 # two log-scale floats, two categoricals) and a continuous one (Hartmann-6's six floats).
 SPACES = {"mixed": "mlp", "continuous": "hartmann6"}
@@ -148,17 +154,18 @@ def measure(
 
 
 def run(raw_path: Path, *, quick: bool = False) -> None:
-    """Measure every (sampler, size) pair not yet in ``raw_path``; append each result."""
+    """Measure every case until ``raw_path`` holds ROUNDS of it; append each result."""
     from benchmarks.samplers.report import current_records
     from benchmarks.samplers.run import append_record
 
     cases = QUICK_CASES if quick else CASES
     asks = QUICK_ASKS if quick else ASKS
-    done = {(r["sampler"], r["n_history"], r["space"]) for r in current_records(raw_path)}
-    for family, samplers, sizes, space_name in cases:
-        for n in sizes:
+    done = Counter((r["sampler"], r["n_history"], r["space"]) for r in current_records(raw_path))
+    rounds = 1 if quick else ROUNDS
+    for round_ in range(rounds):
+        for family, samplers, n, space_name in _each_case(cases):
             for sampler in samplers:
-                if (sampler, n, space_name) in done:
+                if done[(sampler, n, space_name)] > round_:
                     continue
                 record = measure(sampler, n, asks, space_name)
                 record["family"] = family
@@ -166,7 +173,16 @@ def run(raw_path: Path, *, quick: bool = False) -> None:
                 record["machine"] = machine()
                 append_record(raw_path, record)
                 print(
-                    f"ask time {sampler:16s} at {n:5d} trials ({space_name}): "
-                    f"{record['median_ms']:8.1f} ms (history built in {record['fill_s']:.1f} s)",
+                    f"round {round_ + 1}/{rounds}: ask time {sampler:16s} at {n:5d} trials "
+                    f"({space_name}): {record['median_ms']:8.1f} ms "
+                    f"(history built in {record['fill_s']:.1f} s)",
                     flush=True,
                 )
+
+
+def _each_case(cases: list[Case]) -> list[tuple[str, list[str], int, str]]:
+    return [
+        (family, samplers, n, space_name)
+        for family, samplers, sizes, space_name in cases
+        for n in sizes
+    ]
