@@ -1,13 +1,15 @@
-"""The sampler benchmark's problems: each objective is a deterministic function of its input.
+"""The sampler benchmark's problems and the bookkeeping its reports rest on.
 
-The benchmark compares tuners by the best value each finds; a loss that changes from one
-evaluation of a configuration to the next would reward luck, and the issue asks for
-deterministic cross-validation losses.
+Each objective is a deterministic function of its input: the benchmark compares tuners by
+the best value each finds; a loss that changes from one evaluation of a configuration to the
+next would reward luck, and the issue asks for deterministic cross-validation losses. The
+reports name the machines their runs come from and count each ask-time case's fastest round.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 import math
 import sys
 from pathlib import Path
@@ -22,17 +24,17 @@ pytestmark = pytest.mark.filterwarnings("ignore")
 
 
 def _benchmark_module(name: str) -> Any:
-    """Import ``benchmarks.samplers.<name>`` from the repository (it is not installed)."""
+    """Import ``benchmarks.<name>`` from the repository (it is not installed)."""
     sys.path.insert(0, str(ROOT))
     try:
-        return importlib.import_module(f"benchmarks.samplers.{name}")
+        return importlib.import_module(f"benchmarks.{name}")
     finally:
         sys.path.remove(str(ROOT))
 
 
 @pytest.fixture(scope="module")
 def problems() -> Any:
-    return _benchmark_module("problems").PROBLEMS
+    return _benchmark_module("samplers.problems").PROBLEMS
 
 
 def _points(space: Any, n: int, seed: int) -> list[dict[str, Any]]:
@@ -69,7 +71,7 @@ def test_model_choice_logistic_l1_is_deterministic(problems: Any) -> None:
 
 @pytest.fixture(scope="module")
 def problem_code() -> Any:
-    return _benchmark_module("runners").problem_code
+    return _benchmark_module("samplers.runners").problem_code
 
 
 def _edited(tmp_path: Path, old: str, new: str) -> Path:
@@ -110,17 +112,9 @@ def test_a_problem_s_key_ignores_docstrings(problem_code: Any, tmp_path: Path) -
     assert problem_code("svc", edited) == problem_code("svc", original)
 
 
-def _bench_code() -> Any:
-    sys.path.insert(0, str(ROOT))
-    try:
-        return importlib.import_module("benchmarks._code")
-    finally:
-        sys.path.remove(str(ROOT))
-
-
 def test_reports_say_when_runs_come_from_several_machines() -> None:
     # The same code can give other floating-point results (and times) on another CPU.
-    code = _bench_code()
+    code = _benchmark_module("_code")
     one = code.machines_line([{"machine": "x86_64, A, 2 cores"}] * 3)
     assert one == "Runs made on one machine: x86_64, A, 2 cores."
     mixed = code.machines_line([{"machine": "A"}, {"machine": "A"}, {"machine": "B"}])
@@ -131,7 +125,7 @@ def test_reports_say_when_runs_come_from_several_machines() -> None:
 def test_machine_names_the_first_cpus_numbers(tmp_path: Path) -> None:
     # Virtual machines often say only "AMD EPYC"; the family and model numbers tell hosts
     # with different instruction sets (and so different BLAS kernels) apart.
-    code = _bench_code()
+    code = _benchmark_module("_code")
     info = tmp_path / "cpuinfo"
     info.write_text(
         "processor\t: 0\ncpu family\t: 25\nmodel\t\t: 17\nmodel name\t: AMD EPYC\n\n"
@@ -143,3 +137,33 @@ def test_machine_names_the_first_cpus_numbers(tmp_path: Path) -> None:
     bare = tmp_path / "bare"
     bare.write_text("model name\t: Some CPU\n")
     assert ", Some CPU, " in code.machine(bare)
+
+
+def test_the_round_with_the_lowest_median_counts(tmp_path: Path) -> None:
+    report = _benchmark_module("samplers.report")
+    runners = _benchmark_module("samplers.runners")
+
+    def record(sampler: str, cpu: list[float], *, code: str | None = None) -> dict[str, Any]:
+        return {
+            "sampler": sampler,
+            "n_history": 100,
+            "space": "mixed",
+            "asks": len(cpu),
+            "ask_s": cpu,
+            "ask_cpu_s": cpu,
+            "family": "TPE",
+            "code": code or runners.code_version(sampler),
+        }
+
+    rounds = [
+        record("hyperdial-tpe", [0.001, 0.009, 0.009]),  # median 9 ms: a loaded round
+        record("hyperdial-tpe", [0.004, 0.002, 0.003]),  # median 3 ms
+        record("hyperdial-tpe", [0.001, 0.001, 0.001], code="other code"),  # not counted
+        record("optuna-tpe", [0.020, 0.030, 0.025]),
+    ]
+    path = tmp_path / "asktime.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rounds))
+    times = report.load_asktime(path)
+    assert sorted(times) == [("hyperdial-tpe", 100, "mixed"), ("optuna-tpe", 100, "mixed")]
+    assert times[("hyperdial-tpe", 100, "mixed")]["ask_cpu_s"] == [0.004, 0.002, 0.003]
+    assert report._ask_ms(times, "hyperdial-tpe", 100, "mixed") == 3.0
