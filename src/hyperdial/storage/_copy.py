@@ -9,12 +9,14 @@ immutable, so copying the containers is enough.
 from __future__ import annotations
 
 import copy
+import datetime
 from collections.abc import Mapping
 from typing import Any
 
-from hyperdial._frozen import FrozenTrial
+from hyperdial._frozen import FrozenTrial, TrialState
+from hyperdial.storage._base import TrialTemplate
 
-__all__ = ["copy_attrs", "copy_json", "copy_trial"]
+__all__ = ["copy_attrs", "copy_json", "copy_trial", "trial_from_template"]
 
 
 def copy_json(value: Any) -> Any:
@@ -44,16 +46,41 @@ def copy_trial(trial: FrozenTrial) -> FrozenTrial:
     Distributions are shared: they are immutable values (hashable, compared by value), like
     the datetimes.
     """
-    return FrozenTrial(
+    return trial_from_template(
+        trial,
         number=trial.number,
         trial_id=trial.trial_id,
         state=trial.state,
-        values=None if trial.values is None else list(trial.values),
-        params=copy_attrs(trial.params),
-        distributions=dict(trial.distributions),
-        user_attrs=copy_attrs(trial.user_attrs),
-        system_attrs=copy_attrs(trial.system_attrs),
-        intermediate_values=dict(trial.intermediate_values),
         datetime_start=trial.datetime_start,
         datetime_complete=trial.datetime_complete,
+    )
+
+
+def trial_from_template(
+    template: TrialTemplate | FrozenTrial,
+    *,
+    number: int,
+    trial_id: int,
+    state: TrialState,
+    datetime_start: datetime.datetime | None,
+    datetime_complete: datetime.datetime | None,
+) -> FrozenTrial:
+    """Return a trial with the contents of ``template``, sharing nothing mutable with it.
+
+    The caller (a storage making a new trial) decides the trial's identity, state and
+    times; the values, parameters, attributes and reports are copied from the template,
+    which may also be a stored trial (see :func:`copy_trial`).
+    """
+    return FrozenTrial(
+        number=number,
+        trial_id=trial_id,
+        state=state,
+        values=None if template.values is None else list(template.values),
+        params=copy_attrs(template.params),
+        distributions=dict(template.distributions),
+        user_attrs=copy_attrs(template.user_attrs),
+        system_attrs=copy_attrs(template.system_attrs),
+        intermediate_values=dict(template.intermediate_values),
+        datetime_start=datetime_start,
+        datetime_complete=datetime_complete,
     )

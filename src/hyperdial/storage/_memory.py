@@ -21,7 +21,7 @@ from hyperdial.exceptions import (
 )
 from hyperdial.space import Distribution
 from hyperdial.storage._base import Storage, TrialTemplate
-from hyperdial.storage._copy import copy_attrs, copy_json, copy_trial
+from hyperdial.storage._copy import copy_attrs, copy_json, copy_trial, trial_from_template
 
 __all__ = ["InMemoryStorage"]
 
@@ -180,16 +180,11 @@ class InMemoryStorage(Storage):
             trial_id = self._next_trial_id
             self._next_trial_id += 1
             finished = template.state.is_finished()
-            trial = FrozenTrial(
+            trial = trial_from_template(
+                template,
                 number=len(study.trial_ids),
                 trial_id=trial_id,
                 state=template.state,
-                values=None if template.values is None else list(template.values),
-                params=copy_attrs(template.params),
-                distributions=dict(template.distributions),
-                user_attrs=copy_attrs(template.user_attrs),
-                system_attrs=copy_attrs(template.system_attrs),
-                intermediate_values=dict(template.intermediate_values),
                 datetime_start=None if template.state == TrialState.WAITING else now,
                 datetime_complete=now if finished else None,
             )

@@ -33,7 +33,7 @@ from hyperdial.exceptions import (
 )
 from hyperdial.space import Distribution, distribution_from_json
 from hyperdial.storage._base import Storage, TrialTemplate
-from hyperdial.storage._copy import copy_attrs, copy_trial
+from hyperdial.storage._copy import copy_attrs, copy_trial, trial_from_template
 from hyperdial.storage._sql import _models as m
 from hyperdial.storage._sql._cache import MAX_LISTED_UNFINISHED, TrialCache
 from hyperdial.storage._sql._engine import (
@@ -612,16 +612,11 @@ class SQLStorage(Storage):
                     self._statement(f"insert:{table.name}", functools.partial(sa.insert, table)),
                     [{**r, "trial_id": trial_id} for r in table_rows],
                 )
-        return FrozenTrial(
+        return trial_from_template(
+            template,
             number=int(counter) - 1,
             trial_id=trial_id,
             state=state,
-            values=None if template.values is None else list(template.values),
-            params=copy_attrs(template.params),
-            distributions=dict(template.distributions),
-            user_attrs=copy_attrs(template.user_attrs),
-            system_attrs=copy_attrs(template.system_attrs),
-            intermediate_values=dict(template.intermediate_values),
             datetime_start=row.datetime_start,
             datetime_complete=row.datetime_complete,
         )
