@@ -3,7 +3,9 @@
 ``copy.deepcopy`` is generic and slow: it dominated the per-trial cost of the in-memory
 storage and made reading a study of thousands of trials expensive. Stored values are JSON
 (attributes are checked to serialise), parameters are scalars and distributions are
-immutable, so copying the containers is enough.
+immutable, so copying the containers is enough. The same copies make a new trial from a
+template, so that neither the caller's template nor the trial handed back shares anything
+mutable with what the storage keeps.
 """
 
 from __future__ import annotations
