@@ -167,3 +167,41 @@ def test_the_round_with_the_lowest_median_counts(tmp_path: Path) -> None:
     assert sorted(times) == [("hyperdial-tpe", 100, "mixed"), ("optuna-tpe", 100, "mixed")]
     assert times[("hyperdial-tpe", 100, "mixed")]["ask_cpu_s"] == [0.004, 0.002, 0.003]
     assert report._ask_ms(times, "hyperdial-tpe", 100, "mixed") == 3.0
+
+
+def test_a_score_difference_comes_with_its_standard_error() -> None:
+    report = _benchmark_module("samplers.report")
+    # Two problems with optimum 0 and random search's median best 10, so a best value v
+    # scores 100 * (1 - v / 10); three seeds per sampler, a budget of one trial.
+    random_runs = np.full((3, 1), 10.0)
+    res = report.Results(
+        budget=1,
+        budgets=[1],
+        curves={
+            "branin": {
+                "random": random_runs,
+                "hyperdial-tpe": np.array([[1.0], [2.0], [3.0]]),
+                "optuna-tpe": np.full((3, 1), 5.0),
+            },
+            "svc": {
+                "random": random_runs,
+                "hyperdial-tpe": np.array([[0.0], [0.0], [6.0]]),
+                "optuna-tpe": np.full((3, 1), 5.0),
+            },
+        },
+        overhead_ms={},
+        ask_cpu_ms={},
+        optimum={"branin": 0.0, "svc": 0.0},
+        optimum_known={"branin": True, "svc": True},
+        process_s=0.0,
+    )
+    # hyperdial-tpe scores 90, 80, 70 on one problem (mean 80, standard error 10 / sqrt(3))
+    # and 100, 100, 40 on the other (mean 80, standard error 20); Optuna's scores
+    # 50 every time (standard error 0).
+    expected_se = math.sqrt(100 / 3 + 400) / 2
+    assert res.mean_score("hyperdial-tpe", 1) == pytest.approx(80.0)
+    assert res.mean_score_se("hyperdial-tpe", 1) == pytest.approx(expected_se)
+    assert res.mean_score_se("optuna-tpe", 1) == 0.0
+    assert report._versus(res, "hyperdial-tpe", "optuna-tpe", 1) == (
+        f"80.0 vs 50.0, difference +30.0 ± {expected_se:.1f}"
+    )

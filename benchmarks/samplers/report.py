@@ -119,6 +119,20 @@ class Results:
                     per_problem.append(float(s.mean()))
         return float(np.mean(per_problem)) if per_problem else math.nan
 
+    def mean_score_se(self, sampler: str, b: int) -> float:
+        """Standard error of :meth:`mean_score`: the problems' standard errors combined.
+
+        Each problem's mean score over seeds has its own standard error; the mean over ``k``
+        problems has ``sqrt(sum se_p ** 2) / k``, the problems being independent.
+        """
+        variances = []
+        for problem in self.problems:
+            if sampler in self.curves[problem]:
+                s = self.scores(problem, sampler, b)
+                if s is not None:
+                    variances.append(_mean_se(s)[1] ** 2)
+        return math.sqrt(sum(variances)) / len(variances) if variances else math.nan
+
     def mean_rank(self, sampler: str, b: int) -> float:
         from scipy.stats import rankdata
 
@@ -322,6 +336,17 @@ def _verdict(ok: bool | None) -> str:
     return "not measured" if ok is None else ("**met**" if ok else "**missed**")
 
 
+def _versus(res: Results, ours: str, theirs: str, b: int) -> str:
+    """Two mean scores and their difference with its standard error.
+
+    The runs of two samplers share seed numbers but nothing else, so the difference's
+    standard error combines the two means' (see :meth:`Results.mean_score_se`).
+    """
+    mine, other = res.mean_score(ours, b), res.mean_score(theirs, b)
+    se = math.hypot(res.mean_score_se(ours, b), res.mean_score_se(theirs, b))
+    return f"{mine:.1f} vs {other:.1f}, difference {mine - other:+.1f} ± {se:.1f}"
+
+
 def targets(res: Results, asktime: AskTimes) -> list[str]:
     """The three targets, each with the figures it is judged on."""
     # Judged at 50 and 100 trials; a shorter run (--quick) is judged at its own budget.
@@ -357,10 +382,7 @@ def targets(res: Results, asktime: AskTimes) -> list[str]:
             lines.append(f"* {label}: not measured.")
             return
         score_ok = all(res.mean_score(ours, b) >= res.mean_score(theirs, b) for b in budgets)
-        scores = "; ".join(
-            f"@{b}: {res.mean_score(ours, b):.1f} vs {res.mean_score(theirs, b):.1f}"
-            for b in res.budgets
-        )
+        scores = "; ".join(f"@{b}: {_versus(res, ours, theirs, b)}" for b in res.budgets)
         checks, figures = [], []
         for space in ("mixed", "continuous"):
             ours_ms = _ask_ms(asktime, ours, n_ask, space)
@@ -449,7 +471,9 @@ def markdown(
         "",
         *targets(res, asktime),
         "",
-        "Scores must be at least Optuna's at each budget named. Ask times are median CPU "
+        "Scores must be at least Optuna's at each budget named; each difference comes with "
+        "its standard error (the problems' standard errors over seeds, combined), which "
+        "says how far noise alone could move it. Ask times are median CPU "
         "times of one ask on a study holding that many trials, on the mixed and the "
         f"continuous space (both must pass); see `{asktime_md}`.",
         "",
