@@ -3,7 +3,8 @@
 Each objective is a deterministic function of its input: the benchmark compares tuners by
 the best value each finds; a loss that changes from one evaluation of a configuration to the
 next would reward luck, and the issue asks for deterministic cross-validation losses. The
-reports name the machines their runs come from and count each ask-time case's fastest round.
+reports name the machines their runs come from, count each ask-time case's fastest round, and
+say how far noise could move the figures the targets are judged on.
 """
 
 from __future__ import annotations
@@ -205,3 +206,33 @@ def test_a_score_difference_comes_with_its_standard_error() -> None:
     assert report._versus(res, "hyperdial-tpe", "optuna-tpe", 1) == (
         f"80.0 vs 50.0, difference +30.0 ± {expected_se:.1f}"
     )
+
+
+def test_speedup_intervals_follow_the_seeds() -> None:
+    pruning = _benchmark_module("pruning")
+
+    def runs(method: str, epochs: list[list[int]], best: list[list[float]]) -> list[Any]:
+        return [
+            pruning.Run(method, seed, epochs=e, best=b)
+            for seed, (e, b) in enumerate(zip(epochs * 10, best * 10, strict=True))
+        ]
+
+    # Optuna's Hyperband ends at 0.98 after 400 epochs; no pruning ends at 0.983 after 600
+    # and is within 0.3 points (0.980) after 300. Every seed alike: no spread at all.
+    others = runs(pruning.OPTUNA, [[400]], [[0.98]]) + runs(
+        pruning.NO_PRUNING, [[300, 600]], [[0.981, 0.983]]
+    )
+    same = runs(pruning.OURS, [[100, 200]], [[0.90, 0.98]])
+    intervals = pruning.speedup_intervals(same + others, budget=600, draws=200)
+    assert intervals["optuna"] == pytest.approx((2.0, 2.0))  # 400 / 200
+    assert intervals["no pruning"] == pytest.approx((3.0, 3.0))  # 600 / 200
+    assert intervals["no pruning, strict"] == pytest.approx((1.5, 1.5))  # 300 / 200
+
+    # Optuna now ends at 0.975 after 400 epochs. Half of our seeds are at 0.98 after 100
+    # epochs, half at 0.97 until 400: the mean curve reaches 0.975 after 100 epochs in a draw
+    # holding at least as many fast seeds as slow ones (4x), and after 400 otherwise (1x).
+    optuna = runs(pruning.OPTUNA, [[400]], [[0.975]])
+    mixed = runs(pruning.OURS, [[100], [100, 400]], [[0.98], [0.97, 0.99]])
+    nop = [r for r in others if r.method == pruning.NO_PRUNING]
+    low, high = pruning.speedup_intervals(mixed + optuna + nop, budget=600, draws=200)["optuna"]
+    assert (low, high) == (1.0, 4.0)
