@@ -64,6 +64,11 @@ METHODS = [
     "Optuna Hyperband",
 ]
 NO_PRUNING, OURS, OPTUNA = METHODS[0], METHODS[3], METHODS[4]
+# Target 2's margin: within 0.3 points (accuracies are fractions here) of no pruning's final.
+NEAR = 0.003
+# The speed-ups' intervals: resamples of the seeds, and the central share of them reported.
+BOOTSTRAP_DRAWS = 2000
+BOOTSTRAP_LEVEL = 0.9
 
 
 def default_sampler(seed: int) -> hyperdial.samplers.Sampler:
@@ -215,31 +220,46 @@ class Curve:
 
     def epochs_to(self, target: float) -> int | None:
         """First epoch count at which the mean curve reaches ``target`` (None: never)."""
-        hit = np.nonzero(self.mean >= target - 1e-12)[0]
-        return int(self.grid[hit[0]]) if len(hit) else None
+        index = _first_at(self.mean, target)
+        return None if index is None else int(self.grid[index])
+
+
+def _seed_curves(runs: list[Run], method: str, grid: np.ndarray) -> np.ndarray:
+    """Each seed's best accuracy so far at each epoch count of ``grid`` (seeds x grid)."""
+    return np.array([r.best_at(grid) for r in runs if r.method == method])
+
+
+def _mean(values: np.ndarray) -> np.ndarray:
+    """The mean over seeds: NaN until every seed has a COMPLETE trial."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: no result yet
+        mean: np.ndarray = values.mean(axis=0)
+    return mean
+
+
+def _first_at(mean: np.ndarray, target: float) -> int | None:
+    """First index at which ``mean`` reaches ``target`` (None: never)."""
+    hit = np.nonzero(mean >= target - 1e-12)[0]
+    return int(hit[0]) if len(hit) else None
 
 
 def curves(runs: list[Run], budget: int) -> dict[str, Curve]:
     grid = np.arange(0, budget + 1)
     result = {}
     for method in METHODS:
-        mine = [r for r in runs if r.method == method]
-        values = np.array([r.best_at(grid) for r in mine])  # seeds x grid
+        values = _seed_curves(runs, method, grid)
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: no result yet
-            mean = values.mean(axis=0)  # NaN until every seed has a COMPLETE trial
-            sem = values.std(axis=0, ddof=1) / math.sqrt(len(mine))
-        result[method] = Curve(grid, mean, sem, values[:, -1])
+            warnings.simplefilter("ignore", RuntimeWarning)  # as in _mean
+            sem = values.std(axis=0, ddof=1) / math.sqrt(len(values))
+        result[method] = Curve(grid, _mean(values), sem, values[:, -1])
     return result
 
 
-def _first_at(mean: np.ndarray, target: float) -> int | None:
-    hit = np.nonzero(mean >= target - 1e-12)[0]
-    return int(hit[0]) if len(hit) else None
-
-
 def speedup_intervals(
-    runs: list[Run], budget: int, draws: int = 2000, level: float = 0.9
+    runs: list[Run],
+    budget: int,
+    draws: int = BOOTSTRAP_DRAWS,
+    level: float = BOOTSTRAP_LEVEL,
 ) -> dict[str, tuple[float, float]]:
     """Bootstrap intervals over seeds for the three speed-ups the targets name.
 
@@ -250,26 +270,20 @@ def speedup_intervals(
     "no pruning" and "no pruning, strict" (target 2).
     """
     grid = np.arange(0, budget + 1)
-    values = {
-        m: np.array([r.best_at(grid) for r in runs if r.method == m])
-        for m in (OURS, OPTUNA, NO_PRUNING)
-    }
+    values = {m: _seed_curves(runs, m, grid) for m in (OURS, OPTUNA, NO_PRUNING)}
     rng = np.random.default_rng(0)  # the same intervals from the same runs
     found: dict[str, list[float]] = {"optuna": [], "no pruning": [], "no pruning, strict": []}
 
     def resampled(method: str) -> np.ndarray:
         rows = values[method]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            mean: np.ndarray = rows[rng.integers(0, len(rows), len(rows))].mean(axis=0)
-        return mean
+        return _mean(rows[rng.integers(0, len(rows), len(rows))])
 
     def speedup(reference: int | None, ours: int | None) -> float:
         return 0.0 if reference is None or ours is None else reference / max(ours, 1)
 
     for _ in range(draws):
         ours, optuna, nop = resampled(OURS), resampled(OPTUNA), resampled(NO_PRUNING)
-        near_nop = nop[-1] - 0.003
+        near_nop = nop[-1] - NEAR
         found["optuna"].append(speedup(_first_at(optuna, optuna[-1]), _first_at(ours, optuna[-1])))
         to_near = _first_at(ours, near_nop)
         found["no pruning"].append(speedup(_first_at(nop, nop[-1]), to_near))
@@ -295,7 +309,7 @@ def report(runs: list[Run], budget: int, seeds: int, stem: str = "pruning") -> s
     table = curves(runs, budget)
     optuna_final = float(table[OPTUNA].mean[-1])
     nop_final = float(table[NO_PRUNING].mean[-1])
-    near_nop = nop_final - 0.003
+    near_nop = nop_final - NEAR
     optuna_epochs = table[OPTUNA].epochs_to(optuna_final)
     # Target 2 as worded: the epochs no pruning needed for its final accuracy ...
     nop_epochs = table[NO_PRUNING].epochs_to(nop_final)
@@ -355,7 +369,7 @@ def report(runs: list[Run], budget: int, seeds: int, stem: str = "pruning") -> s
 
     def interval(name: str) -> str:
         low, high = spread[name]
-        return f"90% bootstrap interval over seeds {low:.1f}-{high:.1f}x"
+        return f"{BOOTSTRAP_LEVEL:.0%} bootstrap interval over seeds {low:.1f}-{high:.1f}x"
 
     lines += [
         "",
@@ -382,10 +396,11 @@ def report(runs: list[Run], budget: int, seeds: int, stem: str = "pruning") -> s
         "that Optuna's runs, like hyperdial's, repeat from one run of this benchmark to the "
         "next.",
         "",
-        "The intervals say how much the speed-ups owe to which seeds ran: each of 2,000 "
-        "draws resamples every method's seeds with replacement and recomputes the curves, "
-        "the reference levels and the epochs to them (speed-up 0 when a level is not "
-        "reached); the interval holds the middle 90% of the draws.",
+        "The intervals say how much the speed-ups owe to which seeds ran: each of "
+        f"{BOOTSTRAP_DRAWS:,} draws resamples every method's seeds with replacement and "
+        "recomputes the curves, the reference levels and the epochs to them (speed-up 0 when "
+        f"a level is not reached); the interval holds the middle {BOOTSTRAP_LEVEL:.0%} of the "
+        "draws.",
         "",
         "Trials: mean per run; pruned: mean share of them. The plot "
         f"([{stem}.png]({stem}.png)) shows the mean curves with a shaded standard error band.",

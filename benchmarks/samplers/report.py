@@ -110,13 +110,18 @@ class Results:
             return None
         return 100.0 * (1.0 - (self.best_at(problem, sampler, b) - opt) / scale)
 
-    def mean_score(self, sampler: str, b: int) -> float:
-        per_problem = []
+    def problem_scores(self, sampler: str, b: int) -> list[np.ndarray]:
+        """Per-seed scores on each problem that has them (see :meth:`scores`)."""
+        found = []
         for problem in self.problems:
             if sampler in self.curves[problem]:
                 s = self.scores(problem, sampler, b)
                 if s is not None:
-                    per_problem.append(float(s.mean()))
+                    found.append(s)
+        return found
+
+    def mean_score(self, sampler: str, b: int) -> float:
+        per_problem = [float(s.mean()) for s in self.problem_scores(sampler, b)]
         return float(np.mean(per_problem)) if per_problem else math.nan
 
     def mean_score_se(self, sampler: str, b: int) -> float:
@@ -125,12 +130,7 @@ class Results:
         Each problem's mean score over seeds has its own standard error; the mean over ``k``
         problems has ``sqrt(sum se_p ** 2) / k``, the problems being independent.
         """
-        variances = []
-        for problem in self.problems:
-            if sampler in self.curves[problem]:
-                s = self.scores(problem, sampler, b)
-                if s is not None:
-                    variances.append(_mean_se(s)[1] ** 2)
+        variances = [_mean_se(s)[1] ** 2 for s in self.problem_scores(sampler, b)]
         return math.sqrt(sum(variances)) / len(variances) if variances else math.nan
 
     def mean_rank(self, sampler: str, b: int) -> float:
