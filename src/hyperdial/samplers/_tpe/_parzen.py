@@ -10,9 +10,16 @@ where ``u`` is the uniform density of the search space (the prior of random sear
 ``k`` is a product kernel over the dimensions (Watanabe, 2023, Sec. 3, the multivariate
 kernel). All dimensions live in the unit cube, so log parameters are already in log space:
 
-* continuous: a Gaussian truncated to ``[0, 1]``;
-* discrete (integers, stepped floats): the same Gaussian's probability mass over the cell of
-  the unit interval that snaps to each value, so a density ratio never favours a value for
+* continuous: a Gaussian restricted to ``[0, 1]`` and not renormalized: the mass it would
+  put beyond a bound is dropped, so a kernel next to a bound is no taller than the same
+  kernel in the middle. Renormalizing it (a truncated Gaussian) would raise it by up to a
+  factor of two at the bound, and since the good density's kernels are the narrower
+  ones, the ratio ``l / g`` would then lean towards the bounds: the search would hug a
+  bound near its first good trials instead of following the objective away from it.
+  Candidates are still drawn from the truncated Gaussian, so every draw is a valid point;
+* discrete (integers, stepped floats): the truncated Gaussian's probability mass over the
+  cell of the unit interval that snaps to each value (renormalized: on a grid, the end
+  values are values like any other), so a density ratio never favours a value for
   the width of its cell, mixed with the prior (uniform on the unit interval) with the
   weight ``b`` of the categorical kernel below. A few good observations on a grid soon share
   values and narrow the Gaussian to a cell or two; like the categorical kernel's ``b``, the
@@ -184,11 +191,12 @@ class ParzenEstimator:
         self._n_continuous = k = len(continuous)
         self._continuous = cont = _columns(continuous, d)
         mu_c, sigma_c = self._mu[:, cont], self._sigma[:, cont]
-        log_z = _log_mass_inside(mu_c, sigma_c)
+        # No division by the mass inside [0, 1] (see the module docstring): a kernel near a
+        # bound keeps the height of a Gaussian and loses the mass beyond the bound.
         if any_missing and self._missing[:, cont].any():
             present_c = ~self._missing[:, cont]
             inv_var = np.where(present_c, 1.0 / sigma_c**2, 0.0)
-            log_norm = -_LOG_SQRT_2PI - np.log(sigma_c) - log_z
+            log_norm = -_LOG_SQRT_2PI - np.log(sigma_c)
             log_norm_sum = np.sum(np.where(present_c, log_norm, 0.0), axis=1)
         else:
             inv_var = 1.0 / sigma_c**2
@@ -196,7 +204,7 @@ class ParzenEstimator:
                 np.log(sigma_c) if per_kernel else np.log(sigma_c[0]) if n else np.zeros(k),
                 axis=-1,
             )
-            log_norm_sum = -_LOG_SQRT_2PI * k - log_sigma_sum - np.sum(log_z, axis=1)
+            log_norm_sum = np.full(n, -_LOG_SQRT_2PI * k - log_sigma_sum)
         self._quad_a = inv_var
         self._quad_b = mu_c * inv_var
         self._quad_c = np.sum(mu_c * self._quad_b, axis=1)
@@ -253,7 +261,8 @@ class ParzenEstimator:
         mu, sigma = self._mu[kernel], self._sigma[kernel]
         if self._n_numeric:
             mu_n, sigma_n = mu[:, numeric], sigma[:, numeric]
-            # Inverse-CDF sampling of the Gaussian truncated to [0, 1].
+            # Inverse-CDF sampling of the Gaussian truncated to [0, 1] (a draw beyond a
+            # bound is not a valid point; the density keeps the plain Gaussian's height).
             lo, hi = ndtr(-mu_n / sigma_n), ndtr((1.0 - mu_n) / sigma_n)
             drawn = np.clip(mu_n + sigma_n * ndtri(lo + v[:, numeric] * (hi - lo)), 0.0, 1.0)
             if self._discrete:
@@ -292,6 +301,10 @@ class ParzenEstimator:
     ) -> NDArray[np.float64]:
         """Return the log density (log mass in discrete and categorical dimensions) at ``x``.
 
+        In continuous dimensions the kernels are not renormalized to ``[0, 1]`` (see the
+        module docstring), so the density integrates to less than 1 when kernels reach past
+        a bound; TPE only compares ratios of two such densities.
+
         Args:
             x: ``(m, d)`` points: unit coordinates or choice indices.
             cell_low: ``(m, d)`` lower edge of each point's cell in discrete dimensions.
@@ -301,7 +314,7 @@ class ParzenEstimator:
         # log of each component at each point: (m, n + 1), the last column the prior.
         log_k = np.empty((m, n + 1))
         if self._n_continuous:
-            # Product of truncated Gaussians over all continuous dimensions at once (in
+            # Product of the kernels' Gaussians over all continuous dimensions at once (in
             # place: these are the largest arrays of an ask); the prior's density there is 1.
             xc = x[:, self._continuous]
             quad = (xc * xc) @ self._quad_a.T

@@ -80,15 +80,18 @@ class TPESampler(Sampler):
     the good density ``l`` scales each kernel's width by how crowded its neighbourhood is
     (a variable-kernel estimate, Breiman et al., 1977), so that tight clusters of good
     trials are searched finely while good trials far from the others, often at another
-    optimum, keep wide kernels. Integer and stepped parameters get a discrete Gaussian
-    kernel that, like the Aitchison-Aitken kernel, keeps part of its mass (shrinking as
-    trials accumulate) on every value, so the search keeps trying other values of a small
-    grid. The bad density ``g``, a smooth model of where the bad trials are, has no kernel
-    narrower than the magic clip of Bergstra et al. (2011), ``1 / min(100, n + 1)`` of the
-    range for ``n`` observations, as in Hyperopt and Optuna; the good density keeps its
-    adaptive widths, which the clip would widen while there are few good trials. In both
-    densities, observations older than the 25 newest weigh less and less (Hyperopt's linear
-    forgetting), so ``g`` follows where the search is now.
+    optimum, keep wide kernels. A continuous kernel next to a bound is not renormalized to
+    the range (the mass beyond the bound is dropped), so ``l / g`` does not lean towards a
+    bound just because good trials sit near it. Integer and stepped parameters get a
+    discrete Gaussian kernel that, like the Aitchison-Aitken kernel, keeps part of its mass
+    (shrinking as trials accumulate) on every value, so the search keeps trying other
+    values of a small grid. The bad density ``g``, a smooth model of where the bad trials
+    are, has no kernel narrower than the magic clip of Bergstra et al. (2011),
+    ``1 / min(100, n + 1)`` of the range for ``n`` observations, as in Hyperopt and
+    Optuna; the good density keeps its adaptive widths, which the clip would widen while
+    there are few good trials. In both densities, observations older than the 25 newest
+    weigh less and less (Hyperopt's linear forgetting), so ``g`` follows where the search
+    is now.
 
     * **Start-up.** Until ``n_startup_trials`` trials have finished (COMPLETE or PRUNED),
       trial ``n`` takes point ``n`` of a scrambled Sobol sequence (the ``k``-th parameter a
