@@ -563,7 +563,7 @@ def test_parzen_density_holds_each_kernels_mass_inside_with_missing_values() -> 
 
 
 def test_kernel_at_a_bound_is_no_taller_than_in_the_middle() -> None:
-    # Renormalizing a kernel that hugs a bound would nearly double its height there, and
+    # Renormalizing a kernel centred on a bound would double its height there, and
     # l(x) / g(x) would then favour the bounds whenever l's kernels are the narrower ones.
     dims = [Dim(Kind.CONTINUOUS)]
     at_bound = ParzenEstimator(np.array([[0.0]]), dims, prior_weight=1.0, bandwidth=0.1)

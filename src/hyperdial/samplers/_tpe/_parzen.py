@@ -18,15 +18,15 @@ kernel). All dimensions live in the unit cube, so log parameters are already in 
   bound near its first good trials instead of following the objective away from it.
   Candidates are still drawn from the truncated Gaussian, so every draw is a valid point;
 * discrete (integers, stepped floats): the truncated Gaussian's probability mass over the
-  cell of the unit interval that snaps to each value (renormalized: on a grid, the end
-  values are values like any other), so a density ratio never favours a value for
-  the width of its cell, mixed with the prior (uniform on the unit interval) with the
-  weight ``b`` of the categorical kernel below. A few good observations on a grid soon share
-  values and narrow the Gaussian to a cell or two; like the categorical kernel's ``b``, the
-  uniform part keeps every value of the dimension in reach, with a weight that shrinks as
-  observations accumulate, while the other dimensions of the kernel stay where the
-  observation is. Without it, the search stays in the first good region it finds on a
-  small grid;
+  cell of the unit interval that snaps to each value (renormalized, unlike the continuous
+  kernel: dropping the mass beyond the end values made the benchmark's all-integer problem
+  slower to solve), so a density ratio never favours a value for the width of its cell,
+  mixed with the prior (uniform on the unit interval) with the weight ``b`` of the
+  categorical kernel below. A few good observations on a grid soon share values and narrow
+  the Gaussian to a cell or two; like the categorical kernel's ``b``, the uniform part
+  keeps every value of the dimension in reach, with a weight that shrinks as observations
+  accumulate, while the other dimensions of the kernel stay where the observation is.
+  Without it, the search stays in the first good region it finds on a small grid;
 * categorical: an Aitchison-Aitken kernel (Watanabe, 2023, Sec. 3), which keeps most of the
   weight on the observed choice and spreads the rest over all choices. Choices are indices.
 
