@@ -7,10 +7,11 @@ import math
 import pytest
 
 import hyperdial
-from hyperdial import FrozenTrial, TrialState
+from hyperdial import TrialState
 from hyperdial.exceptions import InvalidValueError
 from hyperdial.samplers import AutoSampler, RandomSampler
 from hyperdial.space import Float
+from hyperdial.testing.pruners import add_curve
 
 
 def branin(trial: hyperdial.Trial) -> float:
@@ -115,31 +116,21 @@ X = Float(0.0, 1.0)
 
 def add(study: hyperdial.Study, x: float, reports: dict[int, float], state: TrialState) -> None:
     """Record a finished trial at ``x`` that reported ``reports``."""
-    value = [reports[max(reports)]]
-    study.add_trial(
-        FrozenTrial(
-            number=0,
-            trial_id=0,
-            state=state,
-            values=value,
-            params={"x": x},
-            distributions={"x": X},
-            intermediate_values=reports,
-        )
-    )
+    add_curve(study, reports, state, params={"x": x}, distributions={"x": X})
 
 
 def hyperband_like_history(study: hyperdial.Study) -> None:
     """Fourteen trials judged at step 3, two of which completed at step 9.
 
-    At step 3 the trials near x = 0.8 lead; the two that completed sit near x = 0.2, poor
-    at step 3 but best at the end (late bloomers, as when a small learning rate starts slow).
+    At step 3 the trials near x = 0.8 lead; the two that completed sit near x = 0.2, behind
+    at step 3 (though above the median of the trials stopped there, so they earned going
+    on) but best at the end (late bloomers, as when a small learning rate starts slow).
     """
     for i in range(12):
         x = 0.05 + 0.9 * i / 11
         add(study, x, {1: 0.0, 3: -((x - 0.8) ** 2)}, TrialState.PRUNED)
     for x in (0.18, 0.22):
-        add(study, x, {1: 0.0, 3: -1.0, 9: 10.0}, TrialState.COMPLETE)
+        add(study, x, {1: 0.0, 3: -0.05, 9: 10.0}, TrialState.COMPLETE)
 
 
 def test_pruned_study_judges_each_trial_at_the_furthest_step_it_reached() -> None:

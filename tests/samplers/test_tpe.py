@@ -26,6 +26,7 @@ from hyperdial.samplers._tpe._parzen import (
 from hyperdial.samplers._tpe._sampler import RECENT_FULL_WEIGHT, recency_weights
 from hyperdial.samplers._tpe._split import split_trials
 from hyperdial.space import Categorical, Distribution, Float, Int
+from hyperdial.testing.pruners import add_curve
 from hyperdial.testing.samplers import DISTRIBUTIONS, SamplerCase, SamplerConformance
 
 # -- the conformance suite ---------------------------------------------------------------------
@@ -417,8 +418,10 @@ def _finished(
 
 def test_pruned_trials_rank_below_every_trial_that_got_further() -> None:
     trials = [
-        _finished(0, TrialState.COMPLETE, 5.0, {0: 9.0, 1: 5.0}),
-        _finished(1, TrialState.PRUNED, 0.1, {0: 0.1}),  # stopped early, however good
+        _finished(0, TrialState.COMPLETE, 5.0, {0: 4.0, 1: 5.0}),
+        # Stopped early, however good its value next to the complete trials' (which were
+        # better than it at step 0, so they earned going on: see the next test)
+        _finished(1, TrialState.PRUNED, 4.5, {0: 4.5}),
         _finished(2, TrialState.PRUNED, 3.0, {0: 4.0, 1: 3.0, 2: 3.0}),
         _finished(3, TrialState.COMPLETE, 7.0),
         _finished(4, TrialState.PRUNED, 2.0, {0: 3.0, 1: 2.0, 2: 2.0}),
@@ -431,6 +434,62 @@ def test_pruned_trials_rank_below_every_trial_that_got_further() -> None:
     assert [t.number for t in good] == [0, 3, 4]
     # Step 2 (by the value reported there, NaN last), then step 0, then no report.
     assert [t.number for t in bad] == [2, 8, 1, 5]
+
+
+def test_a_trial_that_went_on_unearned_ranks_as_stopped_where_it_fell_short() -> None:
+    # Maximize. Four trials were stopped at step 1 (median 0.65); the others went on,
+    # judged there or not (a conservative Hyperband bracket does not judge at step 1).
+    trials = [
+        _finished(i, TrialState.PRUNED, v, {1: v}) for i, v in enumerate([0.5, 0.6, 0.7, 0.8])
+    ]
+    trials += [
+        _finished(4, TrialState.COMPLETE, 0.75, {1: 0.66, 3: 0.75}),  # earned step 1
+        _finished(5, TrialState.COMPLETE, 0.95, {1: 0.3, 3: 0.95}),  # fell short at step 1
+        _finished(6, TrialState.PRUNED, 0.9, {1: 0.7, 2: 0.9}),  # earned 1, stopped at 2
+        _finished(7, TrialState.PRUNED, 0.95, {1: 0.1, 2: 0.95}),  # fell short at step 1
+        _finished(8, TrialState.COMPLETE, 0.7, {1: 0.9, 2: 0.5, 3: 0.7}),  # short at 2
+    ]
+    good, bad = split_trials(trials, StudyDirection.MAXIMIZE, gamma=lambda n: 3)
+    # Trials 5 and 7 rank among the trials stopped at step 1, by their value there, however
+    # well they did later. Trial 8 passed step 1 but fell below trial 6, the one trial
+    # stopped at step 2 that earned step 1, so it ranks as stopped at step 2.
+    assert [t.number for t in good] == [4, 6, 8]
+    assert [t.number for t in bad] == [3, 2, 1, 0, 5, 7]
+    # Minimize: the same history with values negated ranks the same.
+    flipped = [
+        _finished(
+            t.number,
+            t.state,
+            None if t.values is None else -t.values[0],
+            {s: -v for s, v in t.intermediate_values.items()},
+        )
+        for t in trials
+    ]
+    good, bad = split_trials(flipped, StudyDirection.MINIMIZE, gamma=lambda n: 3)
+    assert [t.number for t in good] == [4, 6, 8]
+    assert [t.number for t in bad] == [3, 2, 1, 0, 5, 7]
+
+
+def test_sampler_models_an_unearned_trial_where_it_fell_short() -> None:
+    # Maximize. At step 1 the trials near x = 0.2 led; three trials near x = 0.9 went on
+    # unjudged, far behind at step 1, and completed with a middling value. Counted as
+    # complete they would be three of the four good trials, and the model would follow
+    # them; counted as stopped at step 1 they are the worst, and it follows x = 0.2.
+    study = hyperdial.create_study(
+        direction="maximize", sampler=TPESampler(seed=0, n_startup_trials=5, constant_liar=False)
+    )
+    x_dist = Float(0.0, 1.0)
+
+    def add(x: float, state: TrialState, reports: dict[int, float]) -> None:
+        add_curve(study, reports, state, params={"x": x}, distributions={"x": x_dist})
+
+    for i in range(30):
+        x = 0.02 + 0.96 * i / 29
+        add(x, TrialState.PRUNED, {1: 1.0 - abs(x - 0.2)})
+    for x in (0.85, 0.9, 0.95):
+        add(x, TrialState.COMPLETE, {1: 0.1, 3: 0.5})
+    proposals = [study.ask({"x": x_dist}).params["x"] for _ in range(10)]
+    assert sum(abs(x - 0.2) < 0.2 for x in proposals) >= 7, proposals
 
 
 def test_split_follows_the_direction() -> None:

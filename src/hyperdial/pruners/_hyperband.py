@@ -43,8 +43,9 @@ class HyperbandPruner(Pruner):
     of the observations, so its sampler stays in its start-up phase, proposing points at
     random, for most of the study: with four brackets the least aggressive one gets one
     trial in twelve. Trials stopped at different steps are still told apart: a pruned trial
-    ranks below every trial that got further (see
-    :class:`~hyperdial.samplers.TPESampler`).
+    ranks below every trial that got further on merit; a trial of a conservative bracket
+    that went on unjudged but fell behind the trials stopped at a step ranks as stopped
+    there (see :class:`~hyperdial.samplers.TPESampler`).
 
     ``max_resource="auto"`` measures it as the largest step reported by the first trial to
     complete (the lowest-numbered COMPLETE trial with reports), shared with every worker

@@ -43,7 +43,7 @@ import functools
 import math
 import pickle
 from collections.abc import Callable, Mapping, Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
@@ -52,6 +52,7 @@ import hyperdial
 from hyperdial import FrozenTrial, StudyDirection, TrialState
 from hyperdial.pruners import Pruner
 from hyperdial.samplers import RandomSampler
+from hyperdial.space import Distribution
 from hyperdial.study import Study
 
 __all__ = [
@@ -354,11 +355,15 @@ def add_curve(
     reports: Mapping[int, float],
     state: TrialState = TrialState.COMPLETE,
     value: float | None = None,
+    *,
+    params: Mapping[str, Any] | None = None,
+    distributions: Mapping[str, Distribution] | None = None,
 ) -> FrozenTrial:
     """Record a finished trial that reported ``reports``, as if run elsewhere.
 
     A COMPLETE trial's value is ``value``, by default its last finite report; a PRUNED
-    trial keeps its last finite report, as ``tell`` would.
+    trial keeps its last finite report, as ``tell`` would. ``params`` (with their
+    ``distributions``) place the trial in a search space, for samplers to learn from.
     """
     finite = [v for _, v in sorted(reports.items()) if not math.isnan(v)]
     values: list[float] | None = None
@@ -369,7 +374,13 @@ def add_curve(
     if state == TrialState.COMPLETE and values is None:
         values = [0.0]
     template = FrozenTrial(
-        number=0, trial_id=0, state=state, values=values, intermediate_values=dict(reports)
+        number=0,
+        trial_id=0,
+        state=state,
+        values=values,
+        params=dict(params or {}),
+        distributions=dict(distributions or {}),
+        intermediate_values=dict(reports),
     )
     return study.add_trial(template)
 

@@ -123,6 +123,9 @@ class Observations:
         self.watermark_id: tuple[Any, ...] | None = None
         # Rank keys, one row per trial: pruned, last step, value, number.
         self._keys = _Rows(4)
+        # Each row's reports, and per step the rows' values there (filled as asked for).
+        self._reports: list[Mapping[int, float]] = []
+        self._at_step: dict[int, _Rows] = {}
         self._matrices: dict[tuple[tuple[str, Distribution], ...], _Rows] = {}
 
     def __len__(self) -> int:
@@ -137,6 +140,7 @@ class Observations:
         self._keys.append([float(pruned), float(step), value, float(trial.number)])
         # Shared, read-only snapshot: finished trials never change.
         self._params.append(trial.params)
+        self._reports.append(trial.intermediate_values)
         self.groups.add(trial.params)
         for name, dist in trial.distributions.items():
             known = self.latest.get(name)
@@ -154,6 +158,15 @@ class Observations:
     def rank_keys(self) -> NDArray[np.float64]:
         """Return the ``(n, 4)`` rank keys of all rows: pruned, last step, value, number."""
         return self._keys.view()
+
+    def values_at(self, step: int) -> NDArray[np.float64]:
+        """Return each row's value reported at ``step``, NaN where none was."""
+        column = self._at_step.get(step)
+        if column is None:
+            column = self._at_step[step] = _Rows(1)
+        for row in range(len(column), len(self._reports)):
+            column.append([self._reports[row].get(step, math.nan)])
+        return column.view()[:, 0]
 
     def matrix(self, names: list[str], distributions: list[Distribution]) -> NDArray[np.float64]:
         """Return the ``(n, d)`` encoding of parameters ``names`` in ``distributions``.

@@ -30,7 +30,13 @@ from hyperdial.samplers._tpe._observations import (
     snap,
 )
 from hyperdial.samplers._tpe._parzen import Kind, ParzenEstimator
-from hyperdial.samplers._tpe._split import default_gamma, good_mask, n_good, rank_order
+from hyperdial.samplers._tpe._split import (
+    default_gamma,
+    good_mask,
+    hold_to_checkpoints,
+    n_good,
+    rank_order,
+)
 from hyperdial.space import Distribution
 
 __all__ = ["TPESampler"]
@@ -99,8 +105,11 @@ class TPESampler(Sampler):
       random points.
     * **Ranking.** COMPLETE trials by value; PRUNED trials below every trial that got
       further (a trial stopped at step ``s`` ranks below all trials that reached later
-      steps, trials stopped at the same step by the value reported there). FAIL trials are
-      ignored.
+      steps, trials stopped at the same step by the value reported there). Going further
+      has to be earned: a trial that went past a step where others were stopped, with a
+      value there worse than the median of theirs (a pruner let it go on unjudged, as
+      Hyperband's conservative brackets do), ranks as stopped at that step with that
+      value. FAIL trials are ignored.
     * **Constant liar.** With ``constant_liar=True``, trials other workers are running count
       as bad observations (as if they had returned the worst value), so parallel workers
       spread out instead of proposing the same point. A running trial is seen once its
@@ -397,13 +406,14 @@ class TPESampler(Sampler):
         if n < self.n_startup_trials or n == 0:
             return _Context(startup=True)
         keys = observations.rank_keys()[selected]
-        order = rank_order(
+        stopped, last_step, value = hold_to_checkpoints(
             keys[:, 0] > 0.5,
             keys[:, 1].astype(np.int64),
             keys[:, 2],
-            keys[:, 3].astype(np.int64),
+            lambda step: observations.values_at(step)[selected],
             directions[0],
         )
+        order = rank_order(stopped, last_step, value, keys[:, 3].astype(np.int64), directions[0])
         good = good_mask(order, n_good(self.gamma, n))
         return _Context(
             startup=False,

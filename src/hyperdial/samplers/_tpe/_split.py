@@ -13,6 +13,17 @@ Ranking (best first):
    worse than the trials allowed to go further, so it should never look good next to them,
    but among trials cut at the same point the reported value still says which were closer.
    A pruned trial that reported nothing (or NaN) ranks last.
+3. Going on has to be earned. A trial that went past a step at which other trials were
+   stopped, but reported a value there worse than the median of the trials stopped there,
+   ranks as if it had been stopped there too, with that value. Pruners let some trials go
+   on unjudged (Hyperband's least aggressive brackets, the first trial to reach an ASHA
+   rung); such a trial, diverged or merely mediocre, would otherwise outrank every trial
+   that was judged and stopped, and be modelled as good. Every trial is thus held to the
+   same yardstick at every step where some trial was stopped, whichever bracket it ran in.
+   The price: a late bloomer that fell short early counts by its early value, as it would
+   had a pruner judged it there. Steps are taken in increasing order; a trial is held at
+   the first step where it falls short. On the pruning benchmark (``benchmarks/pruning.py``)
+   Hyperband found its good trials sooner with this rule than without.
 
 Ties are broken by trial number, so the split is deterministic.
 """
@@ -28,7 +39,15 @@ from numpy.typing import NDArray
 from hyperdial._frozen import FrozenTrial, StudyDirection, TrialState
 from hyperdial.exceptions import InvalidValueError
 
-__all__ = ["default_gamma", "good_mask", "n_good", "rank_key", "rank_order", "split_trials"]
+__all__ = [
+    "default_gamma",
+    "good_mask",
+    "hold_to_checkpoints",
+    "n_good",
+    "rank_key",
+    "rank_order",
+    "split_trials",
+]
 
 
 def default_gamma(n: int) -> int:
@@ -103,6 +122,61 @@ def rank_order(
     return np.lexsort((number, signed, -steps, pruned))
 
 
+def hold_to_checkpoints(
+    pruned: NDArray[np.bool_],
+    last_step: NDArray[np.int64],
+    value: NDArray[np.float64],
+    values_at: Callable[[int], NDArray[np.float64]],
+    direction: StudyDirection,
+) -> tuple[NDArray[np.bool_], NDArray[np.int64], NDArray[np.float64]]:
+    """Return rank keys in which trials that went on unearned count as stopped (rule 3).
+
+    A checkpoint is a step at which some PRUNED trial was stopped. At each checkpoint, in
+    increasing order, a trial that got further (COMPLETE, or PRUNED later) and reported a
+    value there worse than the median of the values of the trials stopped there, is
+    treated as stopped there with that value. The inputs are not modified.
+
+    Args:
+        pruned: Whether each trial was pruned (else it completed).
+        last_step: The last reported step of pruned trials, -1 when none.
+        value: Objective value of complete trials, last reported value of pruned ones.
+        values_at: ``values_at(step)``: each trial's value reported at ``step``, NaN where
+            it reported none there.
+        direction: The study's direction.
+
+    Returns:
+        The ``pruned``, ``last_step`` and ``value`` keys to rank by.
+
+    Example:
+        >>> pruned = np.array([True, True, False])
+        >>> step = np.array([1, 1, 0])
+        >>> value = np.array([0.5, 0.7, 0.9])  # the third trial completed with 0.9 ...
+        >>> at_1 = np.array([0.5, 0.7, 0.2])  # ... after 0.2 at step 1, under 0.6
+        >>> up = StudyDirection.MAXIMIZE
+        >>> keys = hold_to_checkpoints(pruned, step, value, lambda s: at_1, up)
+        >>> keys[0].tolist(), keys[1].tolist(), keys[2].tolist()
+        ([True, True, True], [1, 1, 1], [0.5, 0.7, 0.2])
+    """
+    if not pruned.any():
+        return pruned, last_step, value
+    pruned, last_step, value = pruned.copy(), last_step.copy(), value.copy()
+    sign = 1.0 if direction == StudyDirection.MINIMIZE else -1.0
+    for step in np.unique(last_step[pruned]):  # increasing
+        if step < 0:
+            continue
+        stopped = sign * value[pruned & (last_step == step)]
+        stopped = stopped[~np.isnan(stopped)]
+        if len(stopped) == 0:
+            continue
+        at_step = values_at(int(step))
+        with np.errstate(invalid="ignore"):  # NaN (no report there) compares False
+            short = (~pruned | (last_step > step)) & (sign * at_step > np.median(stopped))
+        pruned[short] = True
+        last_step[short] = step
+        value[short] = at_step[short]
+    return pruned, last_step, value
+
+
 def good_mask(order: NDArray[np.intp], count: int) -> NDArray[np.bool_]:
     """Return a mask, in the original trial order, of the ``count`` best trials."""
     mask = np.zeros(len(order), dtype=bool)
@@ -127,10 +201,21 @@ def split_trials(
     if not finished:
         return [], []
     keys = [rank_key(t) for t in finished]
-    order = rank_order(
+
+    def values_at(step: int) -> NDArray[np.float64]:
+        return np.array([t.intermediate_values.get(step, math.nan) for t in finished])
+
+    pruned, last_step, value = hold_to_checkpoints(
         np.array([k[0] for k in keys], dtype=bool),
         np.array([k[1] for k in keys], dtype=np.int64),
         np.array([k[2] for k in keys], dtype=np.float64),
+        values_at,
+        direction,
+    )
+    order = rank_order(
+        pruned,
+        last_step,
+        value,
         np.array([t.number for t in finished], dtype=np.int64),
         direction,
     )
