@@ -20,6 +20,7 @@ from hyperdial.samplers._tpe._parzen import (
     Dim,
     Kind,
     ParzenEstimator,
+    equal_height_weights,
     local_factors,
     minimum_bandwidth,
 )
@@ -613,7 +614,8 @@ def test_parzen_density_holds_each_kernels_mass_inside_with_missing_values() -> 
         inside = np.where(
             estimator._missing, 1.0, ndtr((1.0 - mu) / sigma) - ndtr(-mu / sigma)
         ).prod(axis=1)
-        expected = (inside.sum() + 1.0) / (len(observations) + 1.0)
+        weights = estimator._weights  # the mixture's, prior last (adaptive: not equal)
+        expected = float(weights[:-1] @ inside + weights[-1])
         assert expected < 0.99  # the kernels do lose mass: the check below can tell
         grid = (np.arange(200) + 0.5) / 200
         points = np.stack(np.meshgrid(grid, grid), axis=-1).reshape(-1, 2)
@@ -763,7 +765,9 @@ def test_parzen_log_pdf_matches_the_mixture_written_out(rule: str | float, adapt
         observations, dims, prior_weight=1.5, bandwidth=rule, adaptive=adaptive
     )
     x, low, high = snap(dists, estimator.sample(rng, 30))
-    expected = _reference_log_pdf(estimator, dims, x, low, high, prior_weight=1.5)
+    # Adaptive kernels carry their own weights (equal heights; tested on their own below).
+    weights = estimator._weights[:n] / estimator._weights[n] * 1.5 if adaptive else None
+    expected = _reference_log_pdf(estimator, dims, x, low, high, 1.5, weights)
     np.testing.assert_allclose(estimator.log_pdf(x, low, high), expected, rtol=1e-10)
 
 
@@ -835,6 +839,42 @@ def test_adaptive_kernels_narrow_where_observations_crowd() -> None:
     assert np.all(ratio[:5] < 1.0) and np.all(ratio[5] > 1.5)
     assert np.exp(np.mean(np.log(ratio[:, 0]))) == pytest.approx(1.0)
     np.testing.assert_array_equal(adaptive._sigma[:, 2], fixed._sigma[:, 2])
+
+
+def test_adaptive_kernels_keep_equal_heights_so_a_crowd_does_not_outweigh_a_lone_trial() -> None:
+    # Ten good observations crowded in one corner (where a search sampled again and again)
+    # and one alone in the other: every kernel gets the same peak height in the continuous
+    # dimensions (weight / volume), the observations keep their total weight, and the lone
+    # observation's half of the square gets several times the draws it got with equal
+    # weights, when the crowd took 10 of every 11 draws from the observations.
+    rng = np.random.default_rng(0)
+    crowd = 0.2 + 0.02 * rng.standard_normal((10, 2))
+    observations = np.vstack((crowd, [[0.8, 0.8]]))
+    dims = [Dim(Kind.CONTINUOUS)] * 2
+    estimator = ParzenEstimator(
+        observations, dims, prior_weight=1.0, bandwidth="scott", adaptive=True
+    )
+    weights, sigma = estimator._weights, estimator._sigma
+    assert weights[:11].sum() / weights[11] == pytest.approx(11.0)  # prior's share kept
+    heights = weights[:11] / np.prod(sigma, axis=1)
+    np.testing.assert_allclose(heights, heights[0], rtol=1e-9)
+    equal_mass = copy.copy(estimator)
+    equal_mass._reweigh(np.ones(11))
+
+    def lone_share(e: ParzenEstimator) -> float:
+        return float(np.mean(e.sample(rng, 4000).sum(axis=1) > 1.0))
+
+    assert lone_share(estimator) > 0.3
+    assert lone_share(equal_mass) < 0.15
+
+
+def test_equal_height_weights_scale_by_volume_and_keep_the_total() -> None:
+    weights = np.array([1.0, 0.5, 2.0])
+    w = equal_height_weights(weights, np.array([1.0, 2.0, 0.5]), 3)
+    assert w.sum() == pytest.approx(3.5)
+    np.testing.assert_allclose(w / (weights * np.array([1.0, 8.0, 0.125])), w[0])
+    # Degenerate factors leave the weights alone rather than dividing by zero.
+    np.testing.assert_array_equal(equal_height_weights(np.ones(2), np.zeros(2), 2), np.ones(2))
 
 
 def test_local_factors_ignore_observations_missing_every_dimension() -> None:

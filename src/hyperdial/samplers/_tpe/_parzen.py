@@ -32,8 +32,9 @@ kernel). All dimensions live in the unit cube, so log parameters are already in 
 
 Kernel widths follow one rule per dimension (see :func:`numeric_bandwidths`); optionally,
 in continuous dimensions, each kernel scales its width by how crowded its neighbourhood is
-(see :func:`local_factors`). Optionally, no kernel is narrower than the magic clip (see
-:func:`minimum_bandwidth`).
+(see :func:`local_factors`) and its weight by its volume, so that all kernels keep the same
+height (see :func:`equal_height_weights`). Optionally, no kernel is narrower than the magic
+clip (see :func:`minimum_bandwidth`).
 
 Observations may carry weights (TPE weighs older trials less, see the sampler); the prior
 keeps its own weight.
@@ -54,7 +55,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import ndtr, ndtri
 
-__all__ = ["Dim", "Kind", "ParzenEstimator"]
+__all__ = ["Dim", "Kind", "ParzenEstimator", "equal_height_weights"]
 
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 # Standard deviation of the uniform distribution on [0, 1]: the spread assumed when there
@@ -97,7 +98,8 @@ class ParzenEstimator:
             :func:`numeric_bandwidths`.
         adaptive: With the ``"scott"`` or a fixed-factor rule, scale each kernel's width in
             the continuous dimensions by its :func:`local_factors` (a variable-kernel
-            estimate); ignored by ``"hyperopt"``, which already gives each kernel its own.
+            estimate) and its weight by :func:`equal_height_weights`; ignored by
+            ``"hyperopt"``, which already gives each kernel its own width.
         weights: ``(n,)`` positive weight of each observation in the mixture; 1 each by
             default.
         magic_clip: Keep every numeric kernel at least as wide as the magic clip (see
@@ -129,8 +131,8 @@ class ParzenEstimator:
         self._missing = missing = np.isnan(observations)
         any_missing = bool(missing.any())
         mixture = np.append(np.ones(n) if weights is None else weights, prior_weight)
-        self._weights = mixture / mixture.sum()
-        self._log_weights = np.log(self._weights)
+        self._prior_weight = float(prior_weight)
+        self._reweigh(mixture[:n])
         # Kernel centres (NaN replaced so the arithmetic stays finite; those kernels are
         # uniform in that dimension anyway) and bandwidths (unused in categorical ones).
         self._mu = np.where(missing, 0.5, observations) if any_missing else observations
@@ -172,15 +174,22 @@ class ParzenEstimator:
                     # discrete ones keep theirs (a cell is the finest scale there anyway).
                     per_kernel = True
                     at = [numeric_dims.index(j) for j in continuous]
-                    scale = np.ones((n, len(numeric_dims)))
-                    scale[:, at] = local_factors(
+                    factors = local_factors(
                         observations[:, continuous], shared[at], len(continuous)
-                    )[:, None]
+                    )
+                    scale = np.ones((n, len(numeric_dims)))
+                    scale[:, at] = factors[:, None]
                     self._sigma[:, numeric] = np.clip(scale * shared, minimum[None, :], 1.0)
+                    self._reweigh(equal_height_weights(mixture[:n], factors, len(continuous)))
                 else:
                     self._sigma[:, numeric] = np.clip(shared, minimum, 1.0)
         self._init_continuous(any_missing, per_kernel=per_kernel)
         self._init_lookups(any_missing, per_kernel=per_kernel)
+
+    def _reweigh(self, observation_weights: NDArray[np.float64]) -> None:
+        mixture = np.append(observation_weights, self._prior_weight)
+        self._weights = mixture / mixture.sum()
+        self._log_weights = np.log(self._weights)
 
     def _init_continuous(self, any_missing: bool, *, per_kernel: bool) -> None:
         # Continuous dimensions are evaluated together as one quadratic form per kernel:
@@ -547,6 +556,40 @@ def local_factors(
         alpha = 1.0 / max(k, 2)
         factor[has] = np.exp(-alpha * (log_f[has] - np.mean(log_f[has])))
     return factor
+
+
+def equal_height_weights(
+    weights: NDArray[np.float64], factors: NDArray[np.float64], k: int
+) -> NDArray[np.float64]:
+    """Return observation weights under which adaptive kernels keep equal heights.
+
+    With :func:`local_factors`, kernels in a crowded neighbourhood are narrower, so with
+    equal weights (equal mass) they are taller, and a cluster of ``m`` good observations
+    outweighs a lone good observation ``m`` times. But good observations crowd where the
+    sampler has already searched, not only where the objective is good: TPE proposes
+    where ``l`` is high, so a region found early is sampled again and again, its good
+    trials pile up, and ``l`` holds ever more of its mass there, even when those trials
+    are no better than a lone good trial elsewhere (a plateau, or a ridge explored at one
+    end). Scaling each weight by its kernel's volume factor ``lambda_i ** k`` (``k``
+    continuous dimensions) gives every kernel the same peak height in those dimensions:
+    ``l`` then says where good trials are, not how often each place was tried. The total
+    weight of the observations is kept, so the prior's share does not change.
+
+    Args:
+        weights: ``(n,)`` weights of the observations (recency, for TPE).
+        factors: ``(n,)`` width factors from :func:`local_factors`.
+        k: Number of continuous dimensions the factors apply to.
+
+    Example:
+        >>> w = equal_height_weights(np.ones(3), np.array([0.5, 0.5, 2.0]), 2)
+        >>> [round(float(x), 3) for x in w]  # the lone wide kernel weighs 16 times more
+        [0.167, 0.167, 2.667]
+    """
+    scaled = weights * factors**k
+    total = float(scaled.sum())
+    if not math.isfinite(total) or total <= 0.0:
+        return weights
+    return scaled * (float(weights.sum()) / total)
 
 
 def _neighbour_bandwidths(mu: NDArray[np.float64]) -> NDArray[np.float64]:

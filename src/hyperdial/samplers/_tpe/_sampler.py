@@ -81,23 +81,25 @@ class TPESampler(Sampler):
     which maximizes expected improvement (Bergstra et al., 2011, Sec. 4). The components
     follow the recommendations of Watanabe (2023, "Tree-Structured Parzen Estimator:
     Understanding Its Algorithm Components and Their Roles for Better Empirical
-    Performance"): a multivariate kernel, a prior component, Scott's rule for bandwidths
-    and the Aitchison-Aitken kernel for categorical parameters. In continuous dimensions
-    the good density ``l`` scales each kernel's width by how crowded its neighbourhood is
-    (a variable-kernel estimate, Breiman et al., 1977), so that tight clusters of good
-    trials are searched finely while good trials far from the others, often at another
-    optimum, keep wide kernels. A continuous kernel next to a bound is not renormalized to
-    the range (the mass beyond the bound is dropped), so ``l / g`` does not lean towards a
-    bound just because good trials sit near it. Integer and stepped parameters get a
-    discrete Gaussian kernel that, like the Aitchison-Aitken kernel, keeps part of its mass
-    (shrinking as trials accumulate) on every value, so the search keeps trying other
-    values of a small grid. The bad density ``g``, a smooth model of where the bad trials
-    are, has no kernel narrower than the magic clip of Bergstra et al. (2011),
-    ``1 / min(100, n + 1)`` of the range for ``n`` observations, as in Hyperopt and
-    Optuna; the good density keeps its adaptive widths, which the clip would widen while
-    there are few good trials. In both densities, observations older than the 25 newest
-    weigh less and less (Hyperopt's linear forgetting), so ``g`` follows where the search
-    is now.
+    Performance"): a multivariate kernel, a prior component, Scott's rule for bandwidths and
+    the Aitchison-Aitken kernel for categorical parameters. In continuous dimensions the
+    good density ``l`` scales each kernel's width by how crowded its neighbourhood is (a
+    variable-kernel estimate, Breiman et al., 1977), so that tight clusters of good trials
+    are searched finely while good trials far from the others, often at another optimum,
+    keep wide kernels. Those kernels also keep equal heights (a kernel's weight scales with
+    its volume): good trials crowd where the search has already been, so with equal weights
+    a region found early would hold ever more of ``l`` just for having been sampled often,
+    and the search could stay on a plateau there. A continuous kernel next to a bound is not
+    renormalized to the range (the mass beyond the bound is dropped), so ``l / g`` does not
+    lean towards a bound just because good trials sit near it. Integer and stepped
+    parameters get a discrete Gaussian kernel that, like the Aitchison-Aitken kernel, keeps
+    part of its mass (shrinking as trials accumulate) on every value, so the search keeps
+    trying other values of a small grid. The bad density ``g``, a smooth model of where the
+    bad trials are, has no kernel narrower than the magic clip of Bergstra et al. (2011),
+    ``1 / min(100, n + 1)`` of the range for ``n`` observations, as in Hyperopt and Optuna;
+    the good density keeps its adaptive widths, which the clip would widen while there are
+    few good trials. In both densities, observations older than the 25 newest weigh less and
+    less (Hyperopt's linear forgetting), so ``g`` follows where the search is now.
 
     * **Start-up.** Until ``n_startup_trials`` trials have finished (COMPLETE or PRUNED),
       trial ``n`` takes point ``n`` of a scrambled Sobol sequence (the ``k``-th parameter a
@@ -501,10 +503,10 @@ class TPESampler(Sampler):
             above_numbers = np.concatenate((above_numbers, np.full(len(lies), np.inf)))
         dims = [dim_of(d) for d in distributions]
         weight, rule = float(self.prior_weight), self.bandwidth
-        # The good density gets adaptive kernels (see local_factors): its few observations
-        # often sit at several optima or in one tight cluster, which one width per
-        # dimension describes poorly. The bad density covers most of the space and keeps
-        # the fixed widths.
+        # The good density gets adaptive kernels (see local_factors), of equal height (see
+        # equal_height_weights): its few observations often sit at several optima or in one
+        # tight cluster, which one width per dimension describes poorly. The bad density
+        # covers most of the space and keeps the fixed widths.
         l_x = ParzenEstimator(
             below,
             dims,
