@@ -573,7 +573,9 @@ def equal_height_weights(
     end). Scaling each weight by its kernel's volume factor ``lambda_i ** k`` (``k``
     continuous dimensions) gives every kernel the same peak height in those dimensions:
     ``l`` then says where good trials are, not how often each place was tried. The total
-    weight of the observations is kept, so the prior's share does not change.
+    weight of the observations is kept, so the prior's share does not change. Heights are
+    equal before the widths are clipped to their allowed range (see
+    :func:`minimum_bandwidth`); a clipped kernel keeps the weight of its unclipped width.
 
     Args:
         weights: ``(n,)`` weights of the observations (recency, for TPE).
