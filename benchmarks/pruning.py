@@ -456,13 +456,14 @@ def plot(runs: list[Run], budget: int, path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small budget, 2 seeds")
-    parser.add_argument("--seeds", type=int, help="seeds per method (default 20; quick 2)")
+    parser.add_argument("--seeds", type=int, help="seeds per method (default 40; quick 2)")
     parser.add_argument("--budget", type=int, help="epochs per run (default 1080; quick 270)")
     parser.add_argument("--processes", type=int, default=2, help="runs at a time (default 2)")
     args = parser.parse_args()
-    # 20 seeds: the same 10 seeds of the same code gave Hyperband 1.3x Optuna's speed on one
-    # host and 0.9x on another (torch's rounding differs between CPUs), so 10 cannot settle it.
-    seeds = args.seeds or (2 if args.quick else 20)
+    # 40 seeds: the same 10 seeds of the same code gave Hyperband 1.3x Optuna's speed on one
+    # host and 0.9x on another (torch's rounding differs between CPUs), and two sets of 20
+    # seeds on one host gave 1.5x and 1.6x, then 2.1x and 1.7x: 20 cannot settle it either.
+    seeds = args.seeds or (2 if args.quick else 40)
     budget = args.budget or (10 if args.quick else 40) * MAX_EPOCHS
     stem = "pruning-quick" if args.quick else "pruning"
     # Finished runs are kept, so an interrupted benchmark resumes, and after a change to

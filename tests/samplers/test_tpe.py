@@ -438,24 +438,28 @@ def test_pruned_trials_rank_below_every_trial_that_got_further() -> None:
 
 
 def test_a_trial_that_went_on_unearned_ranks_as_stopped_where_it_fell_short() -> None:
-    # Maximize. Four trials were stopped at step 1 (median 0.65); the others went on,
-    # judged there or not (a conservative Hyperband bracket does not judge at step 1).
+    # Maximize. Four trials were stopped at step 1 (values 0.5-0.8: three quarters of them
+    # lie below 0.725); the others went on, judged there or not (a conservative Hyperband
+    # bracket does not judge at step 1).
     trials = [
         _finished(i, TrialState.PRUNED, v, {1: v}) for i, v in enumerate([0.5, 0.6, 0.7, 0.8])
     ]
     trials += [
-        _finished(4, TrialState.COMPLETE, 0.75, {1: 0.66, 3: 0.75}),  # earned step 1
+        _finished(4, TrialState.COMPLETE, 0.75, {1: 0.76, 3: 0.75}),  # earned step 1
         _finished(5, TrialState.COMPLETE, 0.95, {1: 0.3, 3: 0.95}),  # fell short at step 1
-        _finished(6, TrialState.PRUNED, 0.9, {1: 0.7, 2: 0.9}),  # earned 1, stopped at 2
+        _finished(6, TrialState.PRUNED, 0.9, {1: 0.78, 2: 0.9}),  # earned 1, stopped at 2
         _finished(7, TrialState.PRUNED, 0.95, {1: 0.1, 2: 0.95}),  # fell short at step 1
         _finished(8, TrialState.COMPLETE, 0.7, {1: 0.9, 2: 0.5, 3: 0.7}),  # short at 2
+        # Above the median of the trials stopped at step 1, but not above three quarters
+        # of them: a mediocre trial that went on unjudged, held there too.
+        _finished(9, TrialState.COMPLETE, 0.99, {1: 0.71, 3: 0.99}),
     ]
     good, bad = split_trials(trials, StudyDirection.MAXIMIZE, gamma=lambda n: 3)
-    # Trials 5 and 7 rank among the trials stopped at step 1, by their value there, however
-    # well they did later. Trial 8 passed step 1 but fell below trial 6, the one trial
-    # stopped at step 2 that earned step 1, so it ranks as stopped at step 2.
+    # Trials 5, 7 and 9 rank among the trials stopped at step 1, by their value there,
+    # however well they did later. Trial 8 passed step 1 but fell below trial 6, the one
+    # trial stopped at step 2 that earned step 1, so it ranks as stopped at step 2.
     assert [t.number for t in good] == [4, 6, 8]
-    assert [t.number for t in bad] == [3, 2, 1, 0, 5, 7]
+    assert [t.number for t in bad] == [3, 9, 2, 1, 0, 5, 7]
     # Minimize: the same history with values negated ranks the same.
     flipped = [
         _finished(
@@ -468,7 +472,7 @@ def test_a_trial_that_went_on_unearned_ranks_as_stopped_where_it_fell_short() ->
     ]
     good, bad = split_trials(flipped, StudyDirection.MINIMIZE, gamma=lambda n: 3)
     assert [t.number for t in good] == [4, 6, 8]
-    assert [t.number for t in bad] == [3, 2, 1, 0, 5, 7]
+    assert [t.number for t in bad] == [3, 9, 2, 1, 0, 5, 7]
 
 
 def test_sampler_models_an_unearned_trial_where_it_fell_short() -> None:

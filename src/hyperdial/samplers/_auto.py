@@ -42,8 +42,8 @@ class AutoSampler(Sampler):
     In a pruned study TPE is fitted on every finished trial, each judged at the furthest
     step it reached: completed trials by their value, stopped ones below every trial that got
     further and, among those stopped at the same step, by their value there; a trial that
-    went on unjudged but fell below the median of the trials stopped at a step counts as
-    stopped there (see :class:`~hyperdial.samplers.TPESampler`). Each trial thus counts at
+    went on unjudged but did not beat three quarters of the trials stopped at a step counts
+    as stopped there (see :class:`~hyperdial.samplers.TPESampler`). Each trial thus counts at
     its most informative fidelity, the pruner's verdicts (who was allowed to go on) are
     kept, and a trial the pruner never judged is held to the same yardstick. BOHB (Falkner
     et al., 2018, "BOHB: Robust and Efficient Hyperparameter Optimization at Scale", ICML)

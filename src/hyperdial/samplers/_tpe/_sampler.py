@@ -109,9 +109,9 @@ class TPESampler(Sampler):
       further (a trial stopped at step ``s`` ranks below all trials that reached later
       steps, trials stopped at the same step by the value reported there). Going further
       has to be earned: a trial that went past a step where others were stopped, with a
-      value there worse than the median of theirs (a pruner let it go on unjudged, as
-      Hyperband's conservative brackets do), ranks as stopped at that step with that
-      value. FAIL trials are ignored.
+      value there that does not beat three quarters of theirs (a pruner let it go on
+      unjudged, as Hyperband's conservative brackets do), ranks as stopped at that step
+      with that value. FAIL trials are ignored.
     * **Constant liar.** With ``constant_liar=True``, trials other workers are running count
       as bad observations (as if they had returned the worst value), so parallel workers
       spread out instead of proposing the same point. A running trial is seen once its
