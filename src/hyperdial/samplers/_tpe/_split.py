@@ -19,19 +19,18 @@ Ranking (best first):
    some trials go on unjudged (Hyperband's least aggressive brackets, the first trial to
    reach an ASHA rung); such a trial, diverged or merely mediocre, would otherwise outrank
    every trial that was judged and stopped, and be modelled as good. Every trial is thus
-   held to the same yardstick at every step where some trial was stopped, whichever
-   bracket it ran in.
-   The price: a late bloomer that fell short early counts by its early value, as it would
-   had a pruner judged it there. Steps are taken in increasing order; a trial is held at
-   the first step where it falls short. Why three quarters: a pruner that lets the best
-   ``1 / eta`` of a rung go on (ASHA and Hyperband, ``eta`` = 3 by default) promotes a trial
-   only when it beats most of that rung, so a trial that earned its step sits above nearly
-   all the trials stopped there. Requiring it to beat all of them would hinge on the one
-   luckiest stopped trial; requiring half let mediocre unjudged trials keep their rank. On
-   the pruning benchmark's task (``benchmarks/pruning.py``, 60 seeds, paired) Hyperband's
+   held to the same yardstick at every step where some trial was stopped, whichever bracket
+   it ran in. The price: a late bloomer that fell short early counts by its early value, as
+   it would had a pruner judged it there. Steps are taken in increasing order; a trial is
+   held at the first step where it falls short. Why three quarters: a pruner that lets the
+   best ``1 / eta`` of a rung go on (ASHA and Hyperband, ``eta`` = 3 by default) promotes a
+   trial only when it beats most of that rung, so a trial that earned its step sits above
+   nearly all the trials stopped there. Requiring it to beat all of them would hinge on the
+   one luckiest stopped trial; requiring half let mediocre unjudged trials keep their rank.
+   On the pruning benchmark's task (``benchmarks/pruning.py``, 60 seeds, paired) Hyperband's
    mean best accuracy at 512 epochs was 0.07 ± 0.04 points higher with three quarters than
-   with half (0.04 ± 0.03 at 768 epochs, 0.03 ± 0.03 at the end); without the rule its
-   good trials came later still.
+   with half (0.04 ± 0.03 at 768 epochs, 0.03 ± 0.03 at the end); without the rule its good
+   trials came later still.
 
 Ties are broken by trial number, so the split is deterministic.
 """
